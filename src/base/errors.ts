@@ -1,0 +1,56 @@
+import { type ErrnoName, errnoNumber, errnoText } from './errno.js';
+
+/**
+ * The simulated kernel refused: a write(2)/read(2)/ioctl(2) returned -errno.
+ * `op` says which system call, as the shell would report it ("write error").
+ */
+export class KernelError extends Error {
+  readonly code: ErrnoName;
+  readonly path: string | undefined;
+  readonly op: 'read' | 'write' | 'open' | 'ioctl' | 'exec';
+  /** what to do about it, one line for the user */
+  readonly hint: string | undefined;
+  /** kernel log lines the refused operation printed (shown with the error, since nothing is saved) */
+  dmesg: string[] = [];
+  constructor(
+    code: ErrnoName,
+    opts: { path?: string | undefined; op?: KernelError['op'] | undefined; hint?: string | undefined; message?: string | undefined } = {},
+  ) {
+    super(opts.message ?? errnoText(code));
+    this.name = 'KernelError';
+    this.code = code;
+    this.path = opts.path;
+    this.op = opts.op ?? 'write';
+    this.hint = opts.hint;
+  }
+  get errno(): number {
+    return errnoNumber(this.code);
+  }
+  withHint(hint: string | undefined): KernelError {
+    if (hint === undefined) return this;
+    return new KernelError(this.code, { op: this.op, hint, message: this.message, path: this.path });
+  }
+
+}
+
+/** Wrong command line. Exit status 2. */
+export class UsageError extends Error {
+  readonly hint: string | undefined;
+  constructor(message: string, hint?: string) {
+    super(message);
+    this.name = 'UsageError';
+    this.hint = hint;
+  }
+}
+
+/** The state file cannot be used (corrupt, newer, locked too long…). Exit status 4. */
+export class StateError extends Error {
+  readonly path: string;
+  readonly hint: string | undefined;
+  constructor(path: string, message: string, hint?: string) {
+    super(message);
+    this.name = 'StateError';
+    this.path = path;
+    this.hint = hint;
+  }
+}

@@ -1,0 +1,294 @@
+/** Every command: its flags, help example, and the wiring to its run/render functions. */
+import { type Command, Option } from 'commander';
+import type { Out } from '../main.js';
+import { withMachine, loadTree } from '../session.js';
+import { UsageError } from '../../base/errors.js';
+
+type Action = (fn: (o: Out, ...args: never[]) => Promise<void>) => (...args: unknown[]) => Promise<void>;
+
+function example(cmd: Command, text: string): Command {
+  return cmd.addHelpText('after', `\nExample:\n${text.split('\n').map((l) => '  ' + l).join('\n')}\n`);
+}
+
+export function registerCommands(program: Command, action: Action): void {
+  const grp = (c: Command, group: string): Command => c.helpGroup(group);
+  const INSPECT = 'Inspect:';
+  const BIND = 'Bind and unbind:';
+  const VFIO = 'VFIO (modules, info, reset):';
+  const OWNERS = 'User-space owners:';
+  const MACHINE = 'Machine:';
+
+  // ---- machine ----
+  example(
+    grp(program.command('load').argument('<tree>', 'bundled tree name (default, highbank, p4080, …) or a .yaml/.dts/.dtb file').description('boot a machine from a device tree (replaces the current one)'), MACHINE)
+      .option('--force', 'replace a machine that has open VFIO devices, or a corrupt state file')
+      .option('--legacy', 'print the older kernels\' messages (≈v4.11–v6.1 vfio-platform, "probe of … failed")')
+      .option('-I, --include <dir...>', 'include directory for cpp/dtc (.dts input)')
+      .action(action(async (o, tree: string, opts: { force?: boolean; legacy?: boolean; include?: string[] }) => {
+        const { load } = await import('./load.js');
+        await load(o, tree, opts);
+      })),
+    'vfioctl load highbank\nvfioctl load ./board.dts -I ./include\nvfioctl load /sys/firmware/fdt',
+  );
+
+  // ---- inspect ----
+  example(
+    grp(program.command('status').description('every device: driver, override, IOMMU group, reset method, owner, activity'), INSPECT).action(
+      action(async (o) => {
+        const { statusData, statusText } = await import('./inspect.js');
+        await withMachine(o.ctx, o.g, 'read', ({ m }) => o.emit(statusData(m), statusText(m, o.st)));
+      }),
+    ),
+    'vfioctl status\nvfioctl status --json | jq \'.devices[] | {name, driver}\'',
+  );
+  example(
+    grp(program.command('show').argument('<device>', 'device name, bus/name or device-tree path').description('one device in full, with its sysfs attributes'), INSPECT).action(
+      action(async (o, dev: string) => {
+        const { showData, showText, lookupDevice } = await import('./inspect.js');
+        await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
+          const d = lookupDevice(m, dev);
+          o.emit(showData(m, d, sys), o.g.json ? '' : showText(m, d, sys, o.st), sys.steps);
+        });
+      }),
+    ),
+    'vfioctl show fff51000.ethernet',
+  );
+  example(
+    grp(program.command('groups').description('IOMMU groups: members, viability (and why not), /dev/vfio/<N>'), INSPECT).action(
+      action(async (o) => {
+        const { groupsData, groupsText } = await import('./inspect.js');
+        await withMachine(o.ctx, o.g, 'read', ({ m }) => o.emit(groupsData(m), groupsText(m, o.st)));
+      }),
+    ),
+    'vfioctl groups',
+  );
+  example(
+    grp(program.command('dmesg').description('the kernel log of this machine').option('--level <n>', 'only lines at this printk level or more urgent (3 err, 4 warn, 6 info)'), INSPECT).action(
+      action(async (o, opts: { level?: string }) => {
+        const { dmesgLines } = await import('./inspect.js');
+        const level = opts.level === undefined ? undefined : Number(opts.level);
+        if (level !== undefined && !Number.isInteger(level)) throw new UsageError(`--level takes a number 0-7, not "${opts.level}"`);
+        await withMachine(o.ctx, o.g, 'read', ({ m }) => {
+          const lines = dmesgLines(m, level === undefined ? {} : { level });
+          o.emit({ lines }, lines.map((l) => l + '\n').join(''));
+        });
+      }),
+    ),
+    'vfioctl dmesg | tail',
+  );
+  const sysfs = grp(program.command('sysfs').description('the raw sysfs view: cat, write, ls (same paths, contents and errno as Linux)'), INSPECT);
+  example(
+    sysfs.command('cat').argument('<path>').description('read an attribute').action(
+      action(async (o, p: string) => {
+        const { sysfsCat } = await import('./sysfs.js');
+        await withMachine(o.ctx, o.g, 'read', ({ sys }) => {
+          const v = sysfsCat(sys, p);
+          o.emit({ path: p, value: v }, v, sys.steps);
+        });
+      }),
+    ),
+    'vfioctl sysfs cat /sys/bus/platform/devices/fff51000.ethernet/driver_override',
+  );
+  example(
+    sysfs.command('write').argument('<path>').argument('<value>').description('write like echo (a newline is appended unless -n)').option('-n', 'no trailing newline (echo -n)').action(
+      action(async (o, p: string, value: string, opts: { n?: boolean }) => {
+        const { sysfsWrite } = await import('./sysfs.js');
+        await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
+          const before = m.log.length;
+          const n = sysfsWrite(sys, p, value, !opts.n);
+          const dmesg = m.log.slice(before).map((l) => l.text);
+          o.emit({ path: p, written: n, dmesg }, o.g.quiet ? '' : dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
+        });
+      }),
+    ),
+    'vfioctl sysfs write /sys/bus/platform/devices/fff51000.ethernet/driver_override vfio-platform\nvfioctl sysfs write /sys/bus/platform/devices/fff51000.ethernet/driver_override ""   # clears it\nvfioctl sysfs write -n /sys/bus/platform/devices/fff51000.ethernet/driver_override ""   # does nothing',
+  );
+  example(
+    sysfs.command('ls').argument('[path]', 'directory', '/sys/bus/platform').description('list a directory (ls -l style)').action(
+      action(async (o, p: string) => {
+        const { sysfsLs, lsText } = await import('./sysfs.js');
+        await withMachine(o.ctx, o.g, 'read', ({ sys }) => {
+          const e = sysfsLs(sys, p);
+          o.emit({ path: p, entries: e }, lsText(e), sys.steps);
+        });
+      }),
+    ),
+    'vfioctl sysfs ls /sys/bus/platform/drivers/calxedaxgmac',
+  );
+
+  // ---- bind ----
+  const binding = async (o: Out, fn: (b: typeof import('./binding.js'), s: import('../session.js').Session) => import('./binding.js').BindingResult): Promise<void> => {
+    const b = await import('./binding.js');
+    await withMachine(o.ctx, o.g, 'write', (s) => {
+      const r = fn(b, s);
+      const text = r.notes.map((n) => `${r.device}: ${n}\n`).join('') + r.dmesg.map((l) => `kernel: ${l}\n`).join('');
+      o.emit({ ...r }, text, s.sys.steps);
+    });
+  };
+  example(
+    grp(program.command('override').argument('<device>').argument('[driver]', 'driver name to force (e.g. vfio-platform)').option('--clear', 'clear the override (echo > driver_override)').description('write driver_override (never unbinds, never probes)'), BIND).action(
+      action(async (o, dev: string, driver: string | undefined, opts: { clear?: boolean }) => {
+        if (opts.clear && driver !== undefined) throw new UsageError('give a driver or --clear, not both');
+        if (!opts.clear && driver === undefined) throw new UsageError('missing driver name', 'e.g. vfioctl override DEVICE vfio-platform, or --clear');
+        await binding(o, (b, s) => b.override(s.m, s.sys, dev, opts.clear ? null : driver!));
+      }),
+    ),
+    'vfioctl override fff51000.ethernet vfio-platform\nvfioctl override fff51000.ethernet --clear',
+  );
+  example(
+    grp(program.command('unbind').argument('<device>').description("write the device name to its driver's unbind file"), BIND).action(
+      action(async (o, dev: string) => binding(o, (b, s) => b.unbind(s.m, s.sys, dev))),
+    ),
+    'vfioctl unbind fff51000.ethernet',
+  );
+  example(
+    grp(program.command('bind').argument('<device>').option('--driver <name>', 'driver whose bind file to write', 'vfio-platform').description('write the device name to drivers/<driver>/bind (returns the probe error)'), BIND).action(
+      action(async (o, dev: string, opts: { driver: string }) => binding(o, (b, s) => b.bind(s.m, s.sys, dev, opts.driver))),
+    ),
+    'vfioctl bind fff51000.ethernet\nvfioctl bind fff51000.ethernet --driver calxedaxgmac',
+  );
+  example(
+    grp(program.command('probe').argument('<device>').description('write the device name to the bus drivers_probe file (succeeds even if the probe fails)'), BIND).action(
+      action(async (o, dev: string) => binding(o, (b, s) => b.probe(s.m, s.sys, dev))),
+    ),
+    'vfioctl probe fff51000.ethernet',
+  );
+  example(
+    grp(program.command('passthrough').argument('<device>').option('--driver <name>', 'VFIO driver (vfio-platform, or vfio-amba for AMBA devices)').description('the whole sequence: modprobe if needed, override, unbind, probe, verify'), BIND).action(
+      action(async (o, dev: string, opts: { driver?: string }) => {
+        const { passthrough } = await import('./sequence.js');
+        await passthrough(o, dev, opts.driver);
+      }),
+    ),
+    'vfioctl passthrough fff51000.ethernet',
+  );
+  example(
+    grp(program.command('restore').argument('<device>').description('back to the host driver: clear override, unbind, probe'), BIND).action(
+      action(async (o, dev: string) => {
+        const { restore } = await import('./sequence.js');
+        await restore(o, dev);
+      }),
+    ),
+    'vfioctl restore fff51000.ethernet',
+  );
+
+  // ---- vfio ----
+  example(
+    grp(program.command('modprobe').argument('<module>').argument('[params...]', 'param=value').description('load a module (vfio-platform, a reset module…) with parameters'), VFIO).action(
+      action(async (o, mod: string, params: string[]) => {
+        const { modprobeCmd } = await import('./modules.js');
+        await modprobeCmd(o, mod, params);
+      }),
+    ),
+    'vfioctl modprobe vfio-platform\nvfioctl modprobe vfio-platform reset_required=0',
+  );
+  example(
+    grp(program.command('rmmod').argument('<module>').description('unload a module (refused while in use)'), VFIO).action(
+      action(async (o, mod: string) => {
+        const { rmmodCmd } = await import('./modules.js');
+        await rmmodCmd(o, mod);
+      }),
+    ),
+    'vfioctl rmmod vfio-platform',
+  );
+  example(
+    grp(program.command('lsmod').description('loaded modules, their users and parameters'), VFIO).action(
+      action(async (o) => {
+        const { lsmodCmd } = await import('./modules.js');
+        await lsmodCmd(o);
+      }),
+    ),
+    'vfioctl lsmod',
+  );
+  for (const [name, desc] of [
+    ['info', 'VFIO_DEVICE_GET_INFO: flags, number of regions and IRQs'],
+    ['regions', 'VFIO_DEVICE_GET_REGION_INFO for each region: offset, size, flags'],
+    ['irqs', 'VFIO_DEVICE_GET_IRQ_INFO for each IRQ index: count, flags'],
+  ] as const) {
+    example(
+      grp(program.command(name).argument('<device>').description(desc), VFIO).action(
+        action(async (o, dev: string) => {
+          const v = await import('./vfio.js');
+          await v.infoCmd(o, name, dev);
+        }),
+      ),
+      `vfioctl ${name} fff51000.ethernet`,
+    );
+  }
+  example(
+    grp(program.command('reset').argument('<device>').option('--owner <name>', 'owner issuing the ioctl').description('VFIO_DEVICE_RESET (EINVAL without a reset function)'), VFIO).action(
+      action(async (o, dev: string, opts: { owner?: string }) => {
+        const v = await import('./vfio.js');
+        await v.ownerCmd(o, 'reset', dev, opts.owner);
+      }),
+    ),
+    'vfioctl reset fff51000.ethernet',
+  );
+
+  // ---- owners ----
+  example(
+    grp(program.command('open').argument('<device>').option('--owner <name>', 'name of the simulated user-space program', 'vfio-user').description('a user-space owner opens the group and device: the container/group/device-fd ioctl sequence'), OWNERS).action(
+      action(async (o, dev: string, opts: { owner: string }) => {
+        const v = await import('./vfio.js');
+        await v.ownerCmd(o, 'open', dev, opts.owner);
+      }),
+    ),
+    'vfioctl open fff51000.ethernet --owner qemu',
+  );
+  example(
+    grp(program.command('close').argument('<device>').option('--owner <name>', 'owner closing it (default: the one holding it)').description('the owner closes the device fd (reset on last close)'), OWNERS).action(
+      action(async (o, dev: string, opts: { owner?: string }) => {
+        const v = await import('./vfio.js');
+        await v.ownerCmd(o, 'close', dev, opts.owner);
+      }),
+    ),
+    'vfioctl close fff51000.ethernet',
+  );
+  example(
+    grp(program.command('kill').argument('<owner>').description('the owner dies abnormally: the kernel releases every fd it held'), OWNERS).action(
+      action(async (o, owner: string) => {
+        const v = await import('./vfio.js');
+        await v.killCmd(o, owner);
+      }),
+    ),
+    'vfioctl kill qemu',
+  );
+  example(
+    grp(program.command('start').argument('<device>').option('--owner <name>', 'owner programming it').description('the owner programs the device to run: DMA into its IOVA window, IRQs'), OWNERS).action(
+      action(async (o, dev: string, opts: { owner?: string }) => {
+        const v = await import('./vfio.js');
+        await v.ownerCmd(o, 'start', dev, opts.owner);
+      }),
+    ),
+    'vfioctl start fff51000.ethernet',
+  );
+  example(
+    grp(program.command('stop').argument('<device>').option('--owner <name>', 'owner quiescing it').description('the owner quiesces the device'), OWNERS).action(
+      action(async (o, dev: string, opts: { owner?: string }) => {
+        const v = await import('./vfio.js');
+        await v.ownerCmd(o, 'stop', dev, opts.owner);
+      }),
+    ),
+    'vfioctl stop fff51000.ethernet',
+  );
+  example(
+    grp(program.command('unmask').argument('<device>').argument('[index]', 'IRQ index', '0').option('--owner <name>', 'owner').description('VFIO_DEVICE_SET_IRQS ACTION_UNMASK on a level IRQ the handler automasked'), OWNERS).action(
+      action(async (o, dev: string, index: string, opts: { owner?: string }) => {
+        const v = await import('./vfio.js');
+        await v.ownerCmd(o, 'unmask', dev, opts.owner, Number(index));
+      }),
+    ),
+    'vfioctl unmask fff51000.ethernet 0',
+  );
+  example(
+    grp(program.command('policy').argument('<name>', 'generic-reset').argument('<on|off>').description('opt into a what-if that is NOT in mainline Linux (generic reset-controller reset)'), VFIO).action(
+      action(async (o, name: string, onoff: string) => {
+        const v = await import('./vfio.js');
+        await v.policyCmd(o, name, onoff);
+      }),
+    ),
+    'vfioctl policy generic-reset on',
+  );
+  void Option;
+  void loadTree;
+}

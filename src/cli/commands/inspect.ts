@@ -1,0 +1,145 @@
+/** status, show, groups, dmesg: read-only views. */
+import type { Machine, Device } from '../../base/machine.js';
+import { findGroup, triggerName } from '../../base/machine.js';
+import { isViable, viabilityReason, hasVfioNode } from '../../iommu/group.js';
+import { formatTimestamp } from '../../klog/klog.js';
+import { deviceJson, lookupDevice, resetPreview, resetLabel, ownerOf, activityLabel } from '../devices.js';
+import { table, type Style } from '../output.js';
+import type { Sys } from '../sys.js';
+import { deviceDir } from '../../sysfs/tree.js';
+
+function driverKind(m: Machine, d: Device): 'vfio' | 'host' | 'none' {
+  if (!d.driver) return 'none';
+  return m.drivers.find((x) => x.name === d.driver && x.bus === d.bus)?.kind === 'vfio' ? 'vfio' : 'host';
+}
+
+export function statusData(m: Machine): Record<string, unknown> {
+  return {
+    machine: { model: m.model, tree: m.tree.file, format: m.tree.format },
+    devices: m.devices.map((d) => deviceJson(m, d)),
+  };
+}
+
+export function statusText(m: Machine, st: Style): string {
+  const sections: [string, 'vfio' | 'host' | 'none'][] = [
+    ['Devices bound to a VFIO driver', 'vfio'],
+    ['Devices bound to a host driver', 'host'],
+    ['Devices with no driver', 'none'],
+  ];
+  let out = `${st.bold(m.model)}  (${m.tree.file})\n`;
+  for (const [title, kind] of sections) {
+    const devs = m.devices.filter((d) => driverKind(m, d) === kind);
+    out += `\n${st.bold(title)}\n${'='.repeat(title.length)}\n`;
+    if (devs.length === 0) {
+      out += '<none>\n';
+      continue;
+    }
+    const rows = devs.map((d) => {
+      const cols = [d.bus === 'amba' ? `${d.name} [amba]` : d.name, d.of.compatible[0] ?? '-', `drv=${d.driver ?? '-'}`];
+      cols.push(`override=${d.driverOverride ?? '-'}`);
+      cols.push(`group=${d.iommuGroup ?? '-'}`);
+      cols.push(`reset=${resetLabel(resetPreview(m, d))}`);
+      const owner = ownerOf(m, d);
+      const act = activityLabel(d);
+      cols.push(owner ? `owner=${owner}` : act === 'running' ? 'owner=(dead)' : '');
+      cols.push(act === 'running' ? 'RUNNING' : '');
+      return cols;
+    });
+    out += table(rows, (i, cell) => (i === 2 && kind === 'vfio' ? st.green(cell) : i === 7 && cell.trim() ? st.yellow(cell) : i === 0 ? st.bold(cell) : cell));
+  }
+  return out;
+}
+
+export function showText(m: Machine, d: Device, sys: Sys, st: Style): string {
+  const base = `/sys/bus/${d.bus}/devices/${d.name}`;
+  const lines: [string, string][] = [
+    ['name', d.name],
+    ['bus', d.bus],
+    ['of_node', d.of.fullName],
+    ['compatible', d.of.compatible.join(', ') || '-'],
+    ['driver', d.driver ?? '-'],
+    ['driver_override', d.driverOverride ?? '(null)'],
+    ['iommu group', d.iommuGroup === null ? '- (no IOMMU: VFIO cannot take it)' : String(d.iommuGroup)],
+    ['reset', resetLabel(resetPreview(m, d))],
+  ];
+  const owner = ownerOf(m, d);
+  if (d.vfio) lines.push(['vfio', `vfio${d.vfio.index}, open ${d.vfio.openCount}×${owner ? ` by ${owner}` : ''}`]);
+  const a = d.activity;
+  lines.push(['activity', `${activityLabel(d)}; DMA writes ${a.dmaWrites}, IOMMU faults ${a.dmaFaults}, IRQs raised [${a.irqsRaised.join(', ')}]${a.masked.some(Boolean) ? `, masked [${a.masked.map((x) => (x ? 1 : 0)).join(', ')}]` : ''}`]);
+  let out = table(lines.map(([k, v]) => [k + ':', v]), (i, c) => (i === 0 ? st.bold(c) : c));
+  out += `\n${st.bold('regions')} (reg, translated)\n`;
+  out += d.regions.length ? table(d.regions.map((r, i) => [`  ${i}`, r.start, `size ${r.size}`])) : '  <none>\n';
+  out += `${st.bold('irqs')}\n`;
+  out += d.irqs.length ? table(d.irqs.map((q, i) => [`  ${i}`, `hwirq ${q.hwirq}`, triggerName(q.trigger), q.controller])) : '  <none>\n';
+  if (d.resets.length) {
+    out += `${st.bold('resets')}\n`;
+    out += table(d.resets.map((r) => [`  ${r.controller}`, `<${r.args.join(' ')}>`, r.sharedWith.length ? `shared with ${r.sharedWith.join(', ')}` : 'dedicated']));
+  }
+  out += `\n${st.bold(base + '/')}\n`;
+  for (const attr of ['driver_override', 'modalias']) out += `  ${attr}: ${sys.read(`${base}/${attr}`, `read ${attr}`).replace(/\n$/, '')}\n`;
+  out += `  driver -> ${d.driver ? `../../../bus/${d.bus}/drivers/${d.driver}` : '(no link: not bound)'}\n`;
+  out += `  iommu_group -> ${d.iommuGroup !== null ? `../../../kernel/iommu_groups/${d.iommuGroup}` : '(no link)'}\n`;
+  out += `  uevent:\n${sys.read(`${base}/uevent`, 'read uevent').split('\n').filter(Boolean).map((l) => '    ' + l).join('\n')}\n`;
+  out += `  (real directory: ${deviceDir(d)})\n`;
+  return out;
+}
+
+export function showData(m: Machine, d: Device, sys: Sys): Record<string, unknown> {
+  const base = `/sys/bus/${d.bus}/devices/${d.name}`;
+  return {
+    ...deviceJson(m, d),
+    sysfs: {
+      path: deviceDir(d),
+      driver_override: sys.read(`${base}/driver_override`, 'read driver_override').replace(/\n$/, ''),
+      modalias: sys.read(`${base}/modalias`, 'read modalias').replace(/\n$/, ''),
+      uevent: sys.read(`${base}/uevent`, 'read uevent').split('\n').filter(Boolean),
+      driver: d.driver ? `/sys/bus/${d.bus}/drivers/${d.driver}` : null,
+      iommu_group: d.iommuGroup !== null ? `/sys/kernel/iommu_groups/${d.iommuGroup}` : null,
+    },
+  };
+}
+
+export { lookupDevice };
+
+export function groupsData(m: Machine): Record<string, unknown> {
+  return {
+    groups: m.groups.map((g) => ({
+      id: g.id,
+      devices: g.devices.map((n) => {
+        const d = m.devices.find((x) => x.name === n)!;
+        return { name: n, driver: d.driver };
+      }),
+      viable: isViable(m, g),
+      reason: viabilityReason(m, g),
+      devNode: hasVfioNode(m, g) && m.modules.some((x) => x.name === 'vfio') ? `/dev/vfio/${g.id}` : null,
+      owner: g.owner,
+      type: g.type,
+    })),
+    noIommu: m.devices.filter((d) => d.iommuGroup === null).map((d) => d.name),
+  };
+}
+
+export function groupsText(m: Machine, st: Style): string {
+  if (m.groups.length === 0) return 'no IOMMU groups on this machine (no device has an "iommus" reference to an available IOMMU)\n';
+  let out = '';
+  for (const g of m.groups) {
+    const viable = isViable(m, g);
+    const node = hasVfioNode(m, g) && m.modules.some((x) => x.name === 'vfio') ? `/dev/vfio/${g.id}` : 'no /dev/vfio node';
+    out += `${st.bold(`group ${g.id}`)}  ${viable ? st.green('viable') : st.red('not viable')}  ${node}${g.owner ? `  owner=${g.owner}` : ''}\n`;
+    out += table(g.devices.map((n) => {
+      const d = m.devices.find((x) => x.name === n)!;
+      return ['  ' + n, `drv=${d.driver ?? '-'}`];
+    }));
+    const why = viabilityReason(m, g);
+    if (why) out += `  ${st.yellow('why:')} ${why}; every device of the group must be unbound or on a VFIO driver\n`;
+  }
+  const none = m.devices.filter((d) => d.iommuGroup === null);
+  if (none.length) out += `\nno IOMMU group (cannot be used with VFIO): ${none.map((d) => d.name).join(', ')}\n`;
+  return out;
+}
+
+export function dmesgLines(m: Machine, opts: { level?: number } = {}): string[] {
+  return m.log.filter((l) => opts.level === undefined || l.level <= opts.level).map((l) => `${formatTimestamp(l.t)} ${l.text}`);
+}
+
+export { findGroup };

@@ -1,0 +1,44 @@
+/** load <tree>: boot a new machine, replacing the state (refuses to drop open VFIO devices without --force). */
+import type { Out } from '../main.js';
+import { loadTree, note } from '../session.js';
+import { statePath, readState, writeState, acquireLock } from '../../state/store.js';
+import { lockTimeoutMs } from '../session.js';
+import { StateError, KernelError } from '../../base/errors.js';
+import { boot } from '../../base/boot.js';
+
+export async function load(o: Out, treeName: string, opts: { force?: boolean; legacy?: boolean; include?: string[] }): Promise<void> {
+  const tree = await loadTree(o.ctx, treeName, opts.include ?? []);
+  const m = boot(tree, { legacyMessages: opts.legacy ?? false });
+  const p = statePath(o.g.state, { env: o.ctx.env, homedir: o.ctx.homedir });
+  const lock = acquireLock(p, lockTimeoutMs(o.ctx));
+  try {
+    let old = null;
+    try {
+      old = readState(p);
+    } catch (e) {
+      if (!(e instanceof StateError) || !opts.force) throw e;
+      note(o.ctx, o.g, `replacing the unusable state file ${p} (--force)`);
+    }
+    const open = old ? old.devices.filter((d) => d.vfio && d.vfio.openCount > 0) : [];
+    if (open.length && !opts.force) {
+      throw new KernelError('EBUSY', {
+        op: 'exec',
+        path: p,
+        message: `the current machine has open VFIO devices (${open.map((d) => d.name).join(', ')}); loading a new tree would throw them away`,
+        hint: `close them (vfioctl close DEVICE) or add --force`,
+      });
+    }
+    if (!o.g.dryRun) writeState(p, m);
+  } finally {
+    lock.release();
+  }
+  const bound = m.devices.filter((d) => d.driver).length;
+  const data = {
+    machine: { model: m.model, tree: m.tree.file, format: m.tree.format },
+    devices: m.devices.length,
+    iommuGroups: m.groups.length,
+    bound,
+    dmesg: m.log.map((l) => l.text).filter((t) => /duplicate|failed/.test(t)),
+  };
+  o.emit(data, `booted ${m.model} from ${m.tree.file} (${m.tree.format}): ${m.devices.length} devices, ${m.groups.length} IOMMU groups, ${bound} bound to host drivers\n` + data.dmesg.map((l) => `kernel: ${l}\n`).join(''));
+}

@@ -1,0 +1,57 @@
+/** modprobe, rmmod, lsmod */
+import type { Out } from '../main.js';
+import { withMachine } from '../session.js';
+import { modprobe, rmmod, findModuleInfo, isLoaded, canonicalModuleName } from '../../base/module.js';
+import { UsageError } from '../../base/errors.js';
+import { table } from '../output.js';
+
+export function parseParams(params: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const p of params) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new UsageError(`bad module parameter "${p}"`, 'write parameters as name=value, e.g. reset_required=0');
+    out[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  return out;
+}
+
+export async function modprobeCmd(o: Out, mod: string, params: string[]): Promise<void> {
+  const args = parseParams(params);
+  await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
+    const before = m.log.length;
+    const already = isLoaded(m, mod) || (findModuleInfo(m, mod) !== undefined && isLoaded(m, findModuleInfo(m, mod)!.name));
+    const inserted = sys.run(`modprobe ${[mod, ...params].join(' ')}`, 'load the module; it registers its driver, and autoprobe binds devices whose driver_override names it', () => modprobe(m, mod, args));
+    const notes: string[] = [];
+    if (already) {
+      notes.push(`${canonicalModuleName(findModuleInfo(m, mod)?.name ?? mod)} is already loaded: nothing changed${params.length ? ' (its parameters are not changed either: rmmod it first to load it with new ones)' : ''}`);
+    } else notes.push(`loaded ${inserted.join(', ')}`);
+    const dmesg = m.log.slice(before).map((l) => l.text);
+    o.emit({ module: mod, inserted, alreadyLoaded: already, dmesg }, notes.map((n) => n + '\n').join('') + dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
+  });
+}
+
+export async function rmmodCmd(o: Out, mod: string): Promise<void> {
+  await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
+    const unbound = m.devices.filter((d) => d.driver && m.drivers.some((x) => x.name === d.driver && x.module === canonicalModuleName(mod)));
+    sys.run(`rmmod ${canonicalModuleName(mod)}`, 'unload the module; unregistering its driver unbinds every device it drives', () => rmmod(m, mod));
+    o.emit(
+      { module: canonicalModuleName(mod), unbound: unbound.map((d) => d.name) },
+      `removed ${canonicalModuleName(mod)}` + (unbound.length ? `; unbound ${unbound.map((d) => d.name).join(', ')}` : '') + '\n',
+      sys.steps,
+    );
+  });
+}
+
+export async function lsmodCmd(o: Out): Promise<void> {
+  await withMachine(o.ctx, o.g, 'read', ({ m }) => {
+    const mods = [...m.modules].reverse().map((x) => {
+      const users = x.holders.filter((h) => !h.includes(':'));
+      return { name: x.name, usedBy: users, refcount: x.holders.length, params: x.params };
+    });
+    const text = mods.length
+      ? table([['Module', 'Used by'], ...mods.map((x) => [x.name, `${x.refcount}${x.usedBy.length ? ' ' + x.usedBy.join(',') : ''}`])]) +
+        mods.filter((x) => Object.keys(x.params).length).map((x) => `${x.name} parameters: ${Object.entries(x.params).map(([k, v]) => `${k}=${v}`).join(' ')}\n`).join('')
+      : 'no modules loaded (vfio-platform is a module: vfioctl modprobe vfio-platform)\n';
+    o.emit({ modules: mods }, text);
+  });
+}

@@ -1,0 +1,70 @@
+/** passthrough and restore: the whole sequence, each step shown and verified; stops at the first refusal. */
+import type { Out } from '../main.js';
+import { withMachine } from '../session.js';
+import { lookupDevice } from '../devices.js';
+import { isLoaded, modprobe } from '../../base/module.js';
+import { devPath } from './binding.js';
+import { KernelError } from '../../base/errors.js';
+
+export async function passthrough(o: Out, name: string, driverOpt: string | undefined): Promise<void> {
+  await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
+    const d = lookupDevice(m, name);
+    const driver = driverOpt ?? (d.bus === 'amba' ? 'vfio-amba' : 'vfio-platform');
+    const before = m.log.length;
+    const lines: string[] = [];
+    const mod = driver.replace(/-/g, '_');
+    if (d.driver === driver) {
+      lines.push(`${d.name}: already bound to ${driver}; nothing to do`);
+    } else {
+      if (!isLoaded(m, mod) && (driver === 'vfio-platform' || driver === 'vfio-amba')) {
+        sys.run(`modprobe ${driver}`, `register the ${driver} driver (it is a module)`, () => modprobe(m, driver));
+        lines.push(`modprobe ${driver}: loaded`);
+      }
+      sys.write(devPath(d, 'driver_override'), driver, 'override first, so no other driver can claim the device between unbind and probe');
+      lines.push(`override: driver_override = ${driver}`);
+      if (d.driver) {
+        const was = d.driver;
+        sys.write(`/sys/bus/${d.bus}/drivers/${was}/unbind`, d.name, `detach the host driver ${was}`);
+        lines.push(`unbind: released by ${was}`);
+      }
+      sys.write(`/sys/bus/${d.bus}/drivers_probe`, d.name, 'probe: only the overridden driver can match now');
+      const link = sys.readlink(devPath(d, 'driver'), 'drivers_probe succeeds even when the probe fails: verify the driver link');
+      if (d.driver !== driver) {
+        const log = m.log.slice(before).map((l) => l.text);
+        throw new KernelError(log.some((l) => l.includes('error -2')) ? 'ENOENT' : log.some((l) => l.includes('error -22')) || d.iommuGroup === null ? 'EINVAL' : 'ENODEV', {
+          op: 'write',
+          path: `/sys/bus/${d.bus}/drivers_probe`,
+          message: `${driver} did not bind ${d.name} (driver link: ${link ?? 'none'}); drivers_probe itself reported success`,
+          hint: d.iommuGroup === null
+            ? `${d.name} is in no IOMMU group; VFIO cannot isolate it`
+            : log.some((l) => l.includes('No reset function'))
+              ? `no reset function for ${d.of.compatible[0]}; either load a reset module or accept the risk: vfioctl rmmod vfio-platform && vfioctl modprobe vfio-platform reset_required=0`
+              : 'see the kernel lines above; vfioctl dmesg shows them in context',
+        });
+      }
+      lines.push(`probe: bound to ${driver}; /dev/vfio/${d.iommuGroup} is there`);
+    }
+    const dmesg = m.log.slice(before).map((l) => l.text);
+    o.emit({ device: d.name, driver: d.driver, driverOverride: d.driverOverride, iommuGroup: d.iommuGroup, dmesg }, lines.map((l) => l + '\n').join('') + dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
+  });
+}
+
+export async function restore(o: Out, name: string): Promise<void> {
+  await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
+    const d = lookupDevice(m, name);
+    const before = m.log.length;
+    const lines: string[] = [];
+    sys.write(devPath(d, 'driver_override'), '', 'clear the override first (echo writes "\\n"; an empty write would not clear it)');
+    lines.push('override: cleared');
+    if (d.driver) {
+      const was = d.driver;
+      sys.write(`/sys/bus/${d.bus}/drivers/${was}/unbind`, d.name, `detach ${was}`);
+      lines.push(`unbind: released by ${was}`);
+    }
+    sys.write(`/sys/bus/${d.bus}/drivers_probe`, d.name, 'let the host driver that matches the compatible bind again');
+    sys.readlink(devPath(d, 'driver'), 'verify which driver bound');
+    lines.push(d.driver ? `probe: bound to ${d.driver}` : `probe: no host driver matched ${d.name}; it stays unbound`);
+    const dmesg = m.log.slice(before).map((l) => l.text);
+    o.emit({ device: d.name, driver: d.driver, driverOverride: d.driverOverride, dmesg }, lines.map((l) => l + '\n').join('') + dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
+  });
+}

@@ -1,0 +1,120 @@
+/** info, regions, irqs (VFIO info ioctls); open, close, kill, start, stop, reset, unmask; policy. */
+import type { Out } from '../main.js';
+import { withMachine } from '../session.js';
+import { lookupDevice } from '../devices.js';
+import { KernelError, UsageError } from '../../base/errors.js';
+import { deviceInfo, regionInfo, irqInfo } from '../../vfio/info.js';
+import { vfioOpen, vfioClose, killOwner, startDevice, stopDevice, resetIoctl, unmaskIrq } from '../../userspace/owner.js';
+import { table } from '../output.js';
+import type { Device, Machine } from '../../base/machine.js';
+
+const hexFlags = (n: number): string => '0x' + n.toString(16);
+
+function requireVfio(m: Machine, dev: Device): void {
+  if (dev.vfio) return;
+  throw new KernelError('ENODEV', {
+    op: 'ioctl',
+    path: dev.iommuGroup === null ? '/dev/vfio' : `/dev/vfio/${dev.iommuGroup}`,
+    message: `VFIO_GROUP_GET_DEVICE_FD: No such device (${dev.name} is ${dev.driver ? `bound to ${dev.driver}` : 'not bound to any driver'}, not to a VFIO driver)`,
+    hint: `only a device bound to vfio-platform${dev.bus === 'amba' ? ' (vfio-amba on the AMBA bus)' : ''} has a VFIO device fd; run: vfioctl passthrough ${dev.name}`,
+  });
+}
+
+export async function infoCmd(o: Out, what: 'info' | 'regions' | 'irqs', name: string): Promise<void> {
+  await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
+    const dev = lookupDevice(m, name);
+    requireVfio(m, dev);
+    sys.record(`ioctl(group, VFIO_GROUP_GET_DEVICE_FD, "${dev.name}") = device`, 'the info ioctls are made on a device fd', 'ok');
+    if (what === 'info') {
+      const i = deviceInfo(dev);
+      sys.record(`ioctl(device, VFIO_DEVICE_GET_INFO, {argsz=24}) → flags=${hexFlags(i.flags)} num_regions=${i.numRegions} num_irqs=${i.numIrqs}`, 'what kind of device, how many regions and IRQ indexes', 'ok');
+      o.emit(i, `${dev.name}: flags ${hexFlags(i.flags)} (${i.flagNames.join('|')})  regions ${i.numRegions}  irqs ${i.numIrqs}\n` +
+        (i.flags & 0x1 ? '' : `  no RESET flag: no reset function, so VFIO_DEVICE_RESET fails with EINVAL and nothing quiesces the device between owners\n`), sys.steps);
+    } else if (what === 'regions') {
+      const r = regionInfo(dev);
+      r.forEach((x) => sys.record(`ioctl(device, VFIO_DEVICE_GET_REGION_INFO, {argsz=32, index=${x.index}}) → offset=${x.offset} size=${x.size} flags=${hexFlags(x.flags)}`, 'where to pread/pwrite/mmap the region in the device fd', 'ok'));
+      o.emit(
+        { regions: r.map(({ index, offset, size, flags, flagNames, start }) => ({ index, offset, size, flags, flagNames, start })) },
+        r.length
+          ? table([['index', 'offset', 'size', 'flags', 'names', 'phys'], ...r.map((x) => [String(x.index), x.offset, x.size, hexFlags(x.flags), x.flagNames.join('|'), x.start + (x.mmap ? '' : '  (not page-aligned: no mmap)')])])
+          : `${dev.name}: no regions\n`,
+        sys.steps,
+      );
+    } else {
+      const q = irqInfo(dev);
+      q.forEach((x) => sys.record(`ioctl(device, VFIO_DEVICE_GET_IRQ_INFO, {argsz=16, index=${x.index}}) → count=1 flags=${hexFlags(x.flags)}`, 'each platform IRQ is its own index with one vector', 'ok'));
+      o.emit(
+        { irqs: q.map(({ index, count, flags, flagNames }) => ({ index, count, flags, flagNames })) },
+        q.length
+          ? table([['index', 'count', 'flags', 'names', 'trigger'], ...q.map((x) => [String(x.index), '1', hexFlags(x.flags), x.flagNames.join('|'), x.level ? 'level (automasked: unmask after each)' : 'edge'])])
+          : `${dev.name}: no IRQs\n`,
+        sys.steps,
+      );
+    }
+  });
+}
+
+export async function ownerCmd(o: Out, what: 'open' | 'close' | 'start' | 'stop' | 'reset' | 'unmask', name: string, owner: string | undefined, index = 0): Promise<void> {
+  if (owner !== undefined && !/^[A-Za-z0-9._-]{1,32}$/.test(owner)) throw new UsageError(`bad owner name "${owner}"`, 'use 1-32 letters, digits, ".", "_" or "-"');
+  if (what === 'unmask' && !Number.isInteger(index)) throw new UsageError('IRQ index must be a number');
+  await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
+    const dev = lookupDevice(m, name);
+    const before = m.log.length;
+    const lines: string[] = [];
+    let data: Record<string, unknown> = { device: dev.name, action: what };
+    if (what === 'open') {
+      const r = vfioOpen(m, sys, dev, owner ?? 'vfio-user');
+      data = { ...data, ...r };
+      lines.push(`${dev.name}: opened by '${r.owner}' (pid ${r.pid}) through /dev/vfio/${r.group}${r.firstOpen ? (r.reset ? '; first open: device reset' : '; first open: NO reset function, device not reset') : '; already open: no reset'}`);
+      if (r.stale) {
+        lines.push(`STALE: the device was still running${r.stale.previousOwner ? ` as '${r.stale.previousOwner}' left it` : ''}: ${r.stale.irqs.reduce((a, b) => a + b, 0)} interrupt(s) reached '${r.owner}' before it set up anything (per index: ${r.stale.irqs.join(', ')}), and its DMA is still going on`);
+      }
+    } else if (what === 'close') {
+      const ow = vfioClose(m, sys, dev, owner);
+      lines.push(`${dev.name}: closed by '${ow.name}'${dev.vfio?.openCount ? ` (${dev.vfio.openCount} fd(s) still open)` : ''}`);
+    } else if (what === 'start') {
+      const ow = startDevice(m, sys, dev, owner);
+      lines.push(`${dev.name}: running for '${ow.name}': DMA into iova ${ow.iova.start}, IRQs firing`);
+    } else if (what === 'stop') {
+      const ow = stopDevice(m, sys, dev, owner);
+      lines.push(`${dev.name}: quiesced by '${ow.name}'`);
+    } else if (what === 'reset') {
+      resetIoctl(m, sys, dev, owner);
+      lines.push(`${dev.name}: reset`);
+    } else {
+      unmaskIrq(m, sys, dev, owner, index);
+      lines.push(`${dev.name}: IRQ ${index} unmasked`);
+    }
+    const dmesg = m.log.slice(before).map((l) => l.text);
+    data = { ...data, activity: { running: dev.activity.running, dmaWrites: dev.activity.dmaWrites, dmaFaults: dev.activity.dmaFaults, irqsRaised: dev.activity.irqsRaised }, dmesg };
+    o.emit(data, lines.map((l) => l + '\n').join('') + dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
+  });
+}
+
+export async function killCmd(o: Out, name: string): Promise<void> {
+  await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
+    const before = m.log.length;
+    const { owner, released } = killOwner(m, sys, name);
+    const still = released.map((n) => m.devices.find((d) => d.name === n)!).filter((d) => d.activity.running);
+    const dmesg = m.log.slice(before).map((l) => l.text);
+    const lines = [`'${owner.name}' (pid ${owner.pid}) killed; the kernel released ${released.join(', ') || 'nothing'}`];
+    for (const d of still) lines.push(`WARNING: ${d.name} is STILL RUNNING: no reset function quiesced it; its DMA now faults in the IOMMU and its IRQs wait for the next owner`);
+    for (const n of released) if (!still.some((d) => d.name === n)) lines.push(`${n}: quiet (reset on release)`);
+    o.emit({ owner: owner.name, pid: owner.pid, released, stillRunning: still.map((d) => d.name), dmesg }, lines.map((l) => l + '\n').join('') + dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
+  });
+}
+
+export async function policyCmd(o: Out, name: string, onoff: string): Promise<void> {
+  if (name !== 'generic-reset') throw new UsageError(`unknown policy "${name}"`, 'known: generic-reset');
+  if (onoff !== 'on' && onoff !== 'off') throw new UsageError('say on or off');
+  await withMachine(o.ctx, o.g, 'write', ({ m }) => {
+    m.options.genericResetWhatIf = onoff === 'on';
+    o.emit(
+      { policy: name, enabled: m.options.genericResetWhatIf, inMainline: false },
+      onoff === 'on'
+        ? 'WHAT-IF (not in mainline Linux): vfio-platform may now reset a device through its "resets" line when it has exactly one that no other device uses.\n' +
+          'This is Geert Uytterhoeven\'s 2018 series, never merged: the reset maintainer pointed out that even an "exclusive" reset control does not prove the wire is dedicated, so asserting it could reset other blocks. Shared lines are refused.\n'
+        : 'generic reset-controller what-if is off (mainline behaviour)\n',
+    );
+  });
+}

@@ -1,0 +1,115 @@
+/** Naming devices on the command line, and the JSON/human views of one device. */
+import type { Machine, Device, ResetMethod } from '../base/machine.js';
+import { findGroup } from '../base/machine.js';
+import { KernelError } from '../base/errors.js';
+import { triggerName } from '../base/machine.js';
+import { genericResetCandidate } from '../vfio/platform.js';
+import { ofModalias } from '../sysfs/tree.js';
+
+/** Find a device by name, `bus/name`, or device-tree path. Unknown → the ENOENT the sysfs path would give. */
+export function lookupDevice(m: Machine, arg: string): Device {
+  let d = m.devices.find((x) => x.name === arg);
+  if (!d && arg.includes('/') && !arg.startsWith('/')) {
+    const [bus, name] = [arg.slice(0, arg.indexOf('/')), arg.slice(arg.indexOf('/') + 1)];
+    d = m.devices.find((x) => x.bus === bus && x.name === name);
+  }
+  if (!d && arg.startsWith('/')) d = m.devices.find((x) => x.of.fullName === arg);
+  if (d) return d;
+  const guess = didYouMean(arg, m.devices.map((x) => x.name));
+  throw new KernelError('ENOENT', {
+    op: 'open',
+    path: `/sys/bus/platform/devices/${arg}`,
+    message: 'No such file or directory',
+    hint: guess ? `no device is named "${arg}"; did you mean ${guess}?` : `no device is named "${arg}"; list them with: vfioctl status`,
+  });
+}
+
+export function didYouMean(s: string, names: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const n of names) {
+    if (n.includes(s) || s.includes(n)) return n;
+    const d = lev(s, n);
+    if (d < bestD) {
+      bestD = d;
+      best = n;
+    }
+  }
+  return best !== null && bestD <= Math.max(2, Math.floor(s.length / 3)) ? best : null;
+}
+
+function lev(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 8) return 99;
+  const dp = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!;
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length]!;
+}
+
+/** The reset vfio-platform would use (or uses) for this device, without loading anything. */
+export function resetPreview(m: Machine, dev: Device): ResetMethod | null {
+  if (dev.vfio) return dev.vfio.reset;
+  if (dev.acpiRst) return { kind: 'acpi' };
+  const compat = dev.of.compatible[0];
+  if (compat === undefined) return null;
+  const h = m.resetHandlers.find((r) => r.compatible === compat);
+  if (h) return { kind: 'module', module: h.module, compatible: compat };
+  const mod = m.modulesAvailable.find((x) => x.aliases.includes(`vfio-reset:${compat}`));
+  if (mod) return { kind: 'module', module: mod.name, compatible: compat };
+  if (m.options.genericResetWhatIf) return genericResetCandidate(dev);
+  return null;
+}
+
+export function resetLabel(r: ResetMethod | null): string {
+  if (!r) return 'none';
+  if (r.kind === 'module') return r.module;
+  if (r.kind === 'acpi') return 'ACPI _RST';
+  return `reset-controller (what-if)`;
+}
+
+export function ownerOf(m: Machine, dev: Device): string | null {
+  const o = m.owners.find((x) => x.devices.includes(dev.name));
+  return o ? o.name : null;
+}
+
+export function activityLabel(dev: Device): string {
+  const a = dev.activity;
+  if (!a.running) return a.dmaWrites || a.irqsRaised.some((x) => x > 0) ? 'quiet' : 'idle';
+  return 'running';
+}
+
+export function deviceJson(m: Machine, dev: Device): Record<string, unknown> {
+  const reset = resetPreview(m, dev);
+  return {
+    name: dev.name,
+    bus: dev.bus,
+    compatible: dev.of.compatible,
+    driver: dev.driver,
+    driverOverride: dev.driverOverride,
+    iommuGroup: dev.iommuGroup,
+    ofNode: dev.of.fullName,
+    modalias: ofModalias(m, dev),
+    regions: dev.regions.map((r, index) => ({ index, start: r.start, size: r.size })),
+    irqs: dev.irqs.map((q, index) => ({ index, hwirq: q.hwirq, trigger: triggerName(q.trigger), controller: q.controller })),
+    resets: dev.resets.map((r) => ({ controller: r.controller, args: r.args, sharedWith: r.sharedWith })),
+    reset: reset ? { ...reset, label: resetLabel(reset), notInMainline: reset.kind === 'reset-controller' } : null,
+    vfio: dev.vfio ? { index: dev.vfio.index, flags: dev.vfio.flags, openCount: dev.vfio.openCount } : null,
+    owner: ownerOf(m, dev),
+    groupViable: dev.iommuGroup === null ? null : undefined,
+    activity: {
+      state: activityLabel(dev),
+      dmaWrites: dev.activity.dmaWrites,
+      dmaFaults: dev.activity.dmaFaults,
+      irqsRaised: dev.activity.irqsRaised,
+      masked: dev.activity.masked,
+    },
+    group: dev.iommuGroup === null ? null : { id: dev.iommuGroup, owner: findGroup(m, dev.iommuGroup)?.owner ?? null },
+  };
+}

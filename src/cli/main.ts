@@ -1,0 +1,122 @@
+/**
+ * vfioctl entry point: parse the command line (commander), run one command, render
+ * its result (human or --json), map errors to exit statuses. Commands are imported
+ * only when they run.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { type Context, processContext } from './context.js';
+import { describeError, colorWanted, makeStyle, explainText, EXIT, type Style } from './output.js';
+import type { GlobalOpts } from './session.js';
+import type { Step } from './sys.js';
+import { UsageError } from '../base/errors.js';
+
+const VERSION = '0.1.0';
+
+export interface Out {
+  ctx: Context;
+  g: GlobalOpts;
+  st: Style;
+  /** print a result: JSON document (with the explanation as a field) or human text (after the explanation) */
+  emit(data: Record<string, unknown>, text: string, steps?: readonly Step[]): void;
+  note(text: string): void;
+}
+
+const EXIT_HELP = `
+Exit status:
+  0   success
+  1   the simulated kernel refused (errno shown, e.g. ENODEV, EBUSY, ENOENT)
+  2   usage error
+  3   bad device-tree file (file:line:column)
+  4   state file unreadable, corrupt, locked too long or from a newer vfioctl
+  70  internal error (a bug in vfioctl)
+
+State file: --state FILE, else $VFIOCTL_STATE, else $XDG_STATE_HOME/vfioctl/state.json,
+else ~/.local/state/vfioctl/state.json. With none yet, the bundled default machine boots.`;
+
+export async function main(argv: string[], ctx: Context): Promise<number> {
+  let exit: number = EXIT.OK;
+  const program = new Command();
+  const g = (): GlobalOpts => program.opts() as GlobalOpts;
+  let out: Out | null = null;
+  const getOut = async (): Promise<Out> => {
+    if (out) return out;
+    const opts = g();
+    const st = await makeStyle(!opts.json && colorWanted(ctx, opts.color === false, 'stdout'));
+    out = {
+      ctx,
+      g: opts,
+      st,
+      emit(data, text, steps = []) {
+        if (opts.json) {
+          const doc = opts.explain ? { ...data, explain: steps } : data;
+          ctx.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+          return;
+        }
+        if (opts.explain) ctx.stdout.write(explainText(steps, st) + (steps.length ? '\n' : ''));
+        if (!opts.quiet || text.length) ctx.stdout.write(text);
+      },
+      note(text) {
+        if (!opts.quiet) ctx.stderr.write(`vfioctl: ${text}\n`);
+      },
+    };
+    return out;
+  };
+  const action = (fn: (o: Out, ...args: never[]) => Promise<void>) =>
+    async (...args: unknown[]): Promise<void> => {
+      const o = await getOut();
+      await (fn as (o: Out, ...a: unknown[]) => Promise<void>)(o, ...args);
+    };
+
+  program
+    .name('vfioctl')
+    .description('Simulate how Linux hands a platform device to user space through VFIO:\ndriver_override, unbind, bind/drivers_probe, IOMMU groups, VFIO info and reset.')
+    .version(VERSION, '--version', 'print the version')
+    .option('--state <file>', 'state file (the simulated machine)')
+    .option('--json', 'print one JSON document on stdout (errors as JSON on stderr)')
+    .option('--explain', 'also print the shell lines / ioctls a real system needs for this step, with the reason for each')
+    .option('--no-color', 'no colour (also NO_COLOR)')
+    .option('-q, --quiet', 'no notes on stderr')
+    .option('-n, --dry-run', 'run the command but do not save the machine')
+    .addHelpText('after', EXIT_HELP)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+      outputError: (s, write) => write(s.replace(/^error: /, 'vfioctl: ')),
+    });
+
+  const { registerCommands } = await import('./commands/index.js');
+  registerCommands(program, action);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
+      if (e.code === 'commander.executeSubCommandAsync') return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    const rep = describeError(e);
+    exit = rep.exit;
+    if (ctx.env['VFIOCTL_DEBUG'] && e instanceof Error) ctx.stderr.write((e.stack ?? '') + '\n');
+    if (g().json) ctx.stderr.write(JSON.stringify({ error: rep.json }) + '\n');
+    else {
+      const st = await makeStyle(colorWanted(ctx, g().color === false, 'stderr'));
+      ctx.stderr.write(rep.lines.map((l, i) => (i === 0 ? st.red('vfioctl: ') + l : l.startsWith('hint:') ? st.yellow('hint:') + l.slice(5) : l)).join('\n') + '\n');
+    }
+  }
+  return exit;
+}
+
+export { Option, UsageError };
+
+export async function run(): Promise<void> {
+  const ctx = processContext();
+  try {
+    process.exitCode = await main(process.argv.slice(2), ctx);
+  } catch (e) {
+    process.stderr.write(`vfioctl: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = EXIT.INTERNAL;
+  }
+}

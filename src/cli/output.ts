@@ -1,0 +1,113 @@
+/** Rendering helpers: colour (only on a TTY, never with NO_COLOR/--no-color), tables, errors. */
+import type { Context } from './context.js';
+import { KernelError, UsageError, StateError } from '../base/errors.js';
+import { TreeError } from '../devicetree/tree.js';
+import type { Step } from './sys.js';
+
+export interface Style {
+  bold(s: string): string;
+  dim(s: string): string;
+  red(s: string): string;
+  green(s: string): string;
+  yellow(s: string): string;
+  cyan(s: string): string;
+  magenta(s: string): string;
+}
+
+const plain: Style = { bold: (s) => s, dim: (s) => s, red: (s) => s, green: (s) => s, yellow: (s) => s, cyan: (s) => s, magenta: (s) => s };
+
+export function colorWanted(ctx: Context, noColorFlag: boolean, stream: 'stdout' | 'stderr'): boolean {
+  if (noColorFlag) return false;
+  if (ctx.env['NO_COLOR'] !== undefined && ctx.env['NO_COLOR'] !== '') return false;
+  return stream === 'stdout' ? ctx.stdoutIsTTY : ctx.stderrIsTTY;
+}
+
+/** chalk is loaded only when colour will actually be used. */
+export async function makeStyle(enabled: boolean): Promise<Style> {
+  if (!enabled) return plain;
+  const { Chalk } = await import('chalk');
+  const c = new Chalk({ level: 1 });
+  return { bold: c.bold, dim: c.dim, red: c.red, green: c.green, yellow: c.yellow, cyan: c.cyan, magenta: c.magenta };
+}
+
+export function plainStyle(): Style {
+  return plain;
+}
+
+/** Left-aligned columns separated by two spaces; the last column is not padded. */
+export function table(rows: string[][], style?: (col: number, cell: string, row: number) => string): string {
+  if (rows.length === 0) return '';
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows
+    .map((r, ri) =>
+      r
+        .map((c, i) => {
+          const cell = i === r.length - 1 ? c : c.padEnd(widths[i]!);
+          return style ? style(i, cell, ri) : cell;
+        })
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n') + '\n';
+}
+
+export function explainText(steps: readonly Step[], st: Style): string {
+  if (steps.length === 0) return '';
+  let out = '';
+  for (const s of steps) {
+    out += st.dim(`# ${s.why}`) + '\n' + s.command + (s.result && s.result !== 'ok' ? st.dim(`   # → ${s.result}`) : '') + '\n';
+  }
+  return out;
+}
+
+/** Exit statuses (documented in --help and README). */
+export const EXIT = { OK: 0, REFUSED: 1, USAGE: 2, TREE: 3, STATE: 4, INTERNAL: 70 } as const;
+
+export interface ErrorReport {
+  exit: number;
+  json: Record<string, unknown>;
+  lines: string[];
+}
+
+export function describeError(e: unknown): ErrorReport {
+  if (e instanceof KernelError) {
+    const extra = { dmesg: e.dmesg };
+    const what = e.op === 'exec' ? e.message : `${e.path ? e.path + ': ' : ''}${e.op} error: ${e.message}${e.message === errText(e) ? '' : ''} (${e.code})`;
+    const lines = [e.op === 'exec' ? `${e.message} (${e.code})` : what];
+    if (extra.dmesg?.length) for (const l of extra.dmesg) lines.push(`kernel: ${l}`);
+    if (e.hint) lines.push(`hint: ${e.hint}`);
+    const json: Record<string, unknown> = { code: e.code, errno: e.errno, message: e.message };
+    if (e.path !== undefined) json['path'] = e.path;
+    if (e.hint !== undefined) json['hint'] = e.hint;
+    if (extra.dmesg?.length) json['dmesg'] = extra.dmesg;
+    return { exit: EXIT.REFUSED, json, lines };
+  }
+  if (e instanceof UsageError) {
+    const lines = [e.message];
+    if (e.hint) lines.push(`hint: ${e.hint}`);
+    const json: Record<string, unknown> = { code: 'USAGE', message: e.message };
+    if (e.hint) json['hint'] = e.hint;
+    return { exit: EXIT.USAGE, json, lines };
+  }
+  if (e instanceof TreeError) {
+    const json: Record<string, unknown> = { code: 'TREE', message: e.message, file: e.loc.file };
+    if (e.loc.line !== undefined) json['line'] = e.loc.line;
+    if (e.loc.column !== undefined) json['column'] = e.loc.column;
+    if (e.loc.offset !== undefined) json['offset'] = e.loc.offset;
+    return { exit: EXIT.TREE, json, lines: [e.format()] };
+  }
+  if (e instanceof StateError) {
+    const lines = [`${e.path}: ${e.message}`];
+    if (e.hint) lines.push(`hint: ${e.hint}`);
+    const json: Record<string, unknown> = { code: 'STATE', message: e.message, path: e.path };
+    if (e.hint) json['hint'] = e.hint;
+    return { exit: EXIT.STATE, json, lines };
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  return { exit: EXIT.INTERNAL, json: { code: 'INTERNAL', message: msg }, lines: [`internal error: ${msg}`, 'hint: this is a bug in vfioctl; rerun with VFIOCTL_DEBUG=1 for a stack trace and report it'] };
+}
+
+function errText(e: KernelError): string {
+  return e.message;
+}

@@ -1,0 +1,101 @@
+/**
+ * Getting the machine for a command: read the state file (booting the bundled default
+ * when there is none), and for a mutating command hold the lock from read to write.
+ * A refused command (any error) writes nothing.
+ */
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import type { Context } from './context.js';
+import type { Machine } from '../base/machine.js';
+import { statePath, readState, writeState, acquireLock } from '../state/store.js';
+import { tick, formatTimestamp } from '../klog/klog.js';
+import { Sys } from './sys.js';
+import { advance } from '../userspace/owner.js';
+import { UsageError, KernelError } from '../base/errors.js';
+import type { DeviceTree } from '../devicetree/tree.js';
+
+export interface GlobalOpts {
+  state?: string;
+  json?: boolean;
+  explain?: boolean;
+  color?: boolean;
+  quiet?: boolean;
+  dryRun?: boolean;
+}
+
+export function lockTimeoutMs(ctx: Context): number {
+  const v = Number(ctx.env['VFIOCTL_LOCK_TIMEOUT']);
+  return Number.isFinite(v) && v >= 0 ? v * 1000 : 10_000;
+}
+
+export function note(ctx: Context, g: GlobalOpts, text: string): void {
+  if (!g.quiet) ctx.stderr.write(`vfioctl: ${text}\n`);
+}
+
+/** `default`, a bundled tree name (`highbank`), or a path. */
+export function resolveTreeName(ctx: Context, name: string): string {
+  if (!name.includes('/') && !name.includes('.')) {
+    const p = path.join(ctx.treesDir, `${name}.yaml`);
+    if (fs.existsSync(p)) return p;
+    const known = fs.readdirSync(ctx.treesDir).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5));
+    throw new UsageError(`no bundled tree named "${name}"`, `bundled trees: ${known.join(', ')}; or give a file path (./board.yaml, board.dts, board.dtb)`);
+  }
+  return path.resolve(ctx.cwd, name);
+}
+
+export async function loadTree(ctx: Context, name: string, includeDirs: string[] = []): Promise<DeviceTree> {
+  const { readTreeFile } = await import('../devicetree/read.js');
+  const file = resolveTreeName(ctx, name);
+  const tree = await readTreeFile(file, { includeDirs });
+  // show bundled trees by their short name
+  if (path.dirname(file) === ctx.treesDir) tree.file = `devicetrees/${path.basename(file)}`;
+  else tree.file = name;
+  return tree;
+}
+
+export async function bootDefault(ctx: Context): Promise<Machine> {
+  const tree = await loadTree(ctx, 'default');
+  const { boot } = await import('../base/boot.js');
+  return boot(tree);
+}
+
+export interface Session {
+  m: Machine;
+  sys: Sys;
+  path: string;
+}
+
+/** Run `fn` on the machine. In write mode, under the lock; saved only if `fn` succeeds. */
+export async function withMachine<T>(ctx: Context, g: GlobalOpts, mode: 'read' | 'write', fn: (s: Session) => T | Promise<T>): Promise<T> {
+  const p = statePath(g.state, { env: ctx.env, homedir: ctx.homedir });
+  if (mode === 'read') {
+    let m = readState(p);
+    if (m) return fn({ m, sys: new Sys(m), path: p });
+    // first use: boot the default machine and keep it
+    return withMachine(ctx, g, 'write', fn);
+  }
+  const lock = acquireLock(p, lockTimeoutMs(ctx));
+  try {
+    for (const pid of lock.recovered) note(ctx, g, `removed a stale lock left by pid ${pid}, which no longer runs`);
+    let m = readState(p);
+    if (!m) {
+      m = await bootDefault(ctx);
+      note(ctx, g, `no state file at ${p}; booted the bundled default machine (${m.model})`);
+    } else {
+      tick(m);
+      advance(m);
+    }
+    const logBefore = m.log.length;
+    let result: T;
+    try {
+      result = await fn({ m, sys: new Sys(m), path: p });
+    } catch (e) {
+      if (e instanceof KernelError) e.dmesg = m.log.slice(logBefore).map((l) => `${formatTimestamp(l.t)} ${l.text}`);
+      throw e;
+    }
+    if (!g.dryRun) writeState(p, m);
+    return result;
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Compile device-tree source with the real tools: GNU cpp (only when the file uses
+ * `#include`/`#define`/`#if…`) and dtc (`dtc -I dts -O yaml`). This is what the kernel's
+ * scripts/Makefile.dtbs `cmd_dtc` does, except that we ask dtc for YAML, the one dtc
+ * output that still says which values were strings and which cells were phandles.
+ *
+ * Both tools are spawned without a shell. dtc's and cpp's own error messages are
+ * turned into TreeErrors at the `file:line:column` they name.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { TreeError } from './tree.js';
+import type { SourceLoc } from './tree.js';
+import { decodeUtf8, readBoundedFile } from './read.js';
+
+/** Longest we let cpp or dtc run. */
+const TOOL_TIMEOUT_MS = 120_000;
+/** Most YAML we accept from dtc (a 64 MiB DTS gives far less). */
+const MAX_TOOL_OUTPUT = 512 * 1024 * 1024;
+
+const DTC_MISSING = 'dtc (the device tree compiler) is not installed; install Debian\'s package: apt-get install device-tree-compiler';
+const CPP_MISSING = 'cpp (the C preprocessor, needed for #include in device-tree source) is not installed; install Debian\'s package: apt-get install cpp';
+
+/** A line that is a C preprocessor directive (not a `#address-cells` style property). */
+const CPP_DIRECTIVE = /^[ \t]*#[ \t]*(include|define|undef|if|ifdef|ifndef|elif|else|endif|error|warning|pragma)(?=[ \t<"(]|$)/m;
+
+/** True if the source needs cpp before dtc (kernel-style `#include <dt-bindings/…>`, macros, `#if`). */
+export function needsCpp(source: string): boolean {
+  return CPP_DIRECTIVE.test(source);
+}
+
+interface ToolResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  spawnError?: NodeJS.ErrnoException;
+}
+
+/** Collect a stream into a string, killing `child` if it writes more than MAX_TOOL_OUTPUT bytes. */
+function collect(stream: Readable | null, child: ChildProcess): Promise<string> {
+  return new Promise((resolve) => {
+    if (!stream) return resolve('');
+    const parts: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (b: Buffer) => {
+      size += b.length;
+      if (size > MAX_TOOL_OUTPUT) child.kill('SIGKILL');
+      else parts.push(b);
+    });
+    stream.on('error', () => resolve(Buffer.concat(parts).toString('utf8')));
+    stream.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+  });
+}
+
+/**
+ * Spawn one tool (no shell); stdin is ignored or fed from `input`. With `pipedOut` its
+ * stdout is left for the caller to pipe on instead of being collected.
+ */
+function startTool(
+  cmd: string,
+  args: string[],
+  opts: { input?: Readable | undefined; pipedOut?: boolean } = {},
+): { child: ChildProcess; done: Promise<ToolResult> } {
+  const input = opts.input;
+  const child = spawn(cmd, args, {
+    stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    timeout: TOOL_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+  });
+  if (input && child.stdin) {
+    child.stdin.on('error', () => undefined); // EPIPE when the tool exits early; its stderr says why
+    input.pipe(child.stdin);
+  }
+  const done = new Promise<ToolResult>((resolve) => {
+    let spawnError: NodeJS.ErrnoException | undefined;
+    const out = opts.pipedOut ? Promise.resolve('') : collect(child.stdout, child);
+    const err = collect(child.stderr, child);
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      spawnError = e;
+    });
+    child.on('close', (code, signal) => {
+      void Promise.all([out, err]).then(([stdout, stderr]) => {
+        const r: ToolResult = { code, signal, stdout, stderr };
+        if (spawnError) r.spawnError = spawnError;
+        resolve(r);
+      });
+    });
+  });
+  return { child, done };
+}
+
+/** dtc positions: `file:LINE.COL`, `file:LINE.COL-COL`, `file:LINE.COL-LINE.COL` (cf. srcpos_string()). */
+const DTC_POS = /^(?:Error: |Warning: )?(.+?):(\d+)\.(\d+)(?:-\d+(?:\.\d+)?)?:?\s+(.*)$/;
+/** cpp positions: `file:LINE:COL: error: …` */
+const CPP_POS = /^(.+?):(\d+):(\d+): (?:fatal )?error: (.*)$/;
+/** dtc's closing lines that add nothing to the first error. */
+const DTC_GENERIC = /^(FATAL ERROR: Unable to parse input tree|ERROR: Input tree has errors, aborting.*)$/;
+
+/**
+ * Where `/include/ "name"` appears in the top-level source: dtc reports a missing
+ * include without a position (`FATAL ERROR: Couldn't open "x.dtsi"`).
+ */
+function includeLoc(source: string | undefined, stderr: string, file: string): SourceLoc {
+  const m = /Couldn't open "([^"]+)"/.exec(stderr);
+  if (!m || source === undefined) return { file };
+  const lines = source.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const col = (lines[i] ?? '').indexOf(`/include/ "${m[1] ?? ''}"`);
+    if (col >= 0) return { file, line: i + 1, column: col + 1 };
+  }
+  return { file };
+}
+
+/** Turn dtc's stderr into a TreeError at the first position dtc named. */
+export function dtcError(stderr: string, file: string, status: string, source?: string): TreeError {
+  const lines = stderr.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
+  const located = lines.findIndex((l) => DTC_POS.test(l));
+  const m = located >= 0 ? DTC_POS.exec(lines[located] ?? '') : null;
+  if (m) {
+    const [, f = file, line = '0', col = '0', text = ''] = m;
+    const rest = lines.filter((l, i) => i !== located && !DTC_GENERIC.test(l));
+    const more = rest.length > 0 ? '\n' + rest.map((l) => `  ${l}`).join('\n') : '';
+    return new TreeError(`dtc: ${text}${more}`, { file: f, line: Number(line), column: Number(col) });
+  }
+  const text = lines.filter((l) => !DTC_GENERIC.test(l)).join('\n  ') || lines.join('\n  ') || `dtc failed (${status}) without a message`;
+  const hint = /Couldn't open/.test(text) ? ' (pass the directory that holds it as an include directory)' : '';
+  return new TreeError(`dtc: ${text}${hint}`, includeLoc(source, stderr, file));
+}
+
+/** Turn cpp's stderr into a TreeError at the first `file:line:col: error:` it printed. */
+export function cppError(stderr: string, file: string, status: string): TreeError {
+  const lines = stderr.split('\n').map((l) => l.trimEnd());
+  for (const l of lines) {
+    const m = CPP_POS.exec(l);
+    if (!m) continue;
+    const [, f = file, line = '0', col = '0', text = ''] = m;
+    const hint = /No such file or directory/.test(text) && /#include|\.h\b/.test(l + text)
+      ? ' (give the directory that holds it as an include directory)'
+      : '';
+    return new TreeError(`cpp: ${text}${hint}`, { file: f, line: Number(line), column: Number(col) });
+  }
+  const text = lines.filter((l) => l.trim() !== '').join('\n  ') || `cpp failed (${status}) without a message`;
+  return new TreeError(`cpp: ${text}`, { file });
+}
+
+function statusOf(r: ToolResult): string {
+  return r.signal ? `killed by ${r.signal}${r.signal === 'SIGKILL' ? ' (timeout or too much output)' : ''}` : `exit status ${r.code ?? '?'}`;
+}
+
+/** Throw the right TreeError for a tool that did not succeed; return its stdout otherwise. */
+function checkTool(r: ToolResult, which: 'cpp' | 'dtc', file: string, source?: string): string {
+  if (r.spawnError) {
+    if (r.spawnError.code === 'ENOENT') throw new TreeError(which === 'dtc' ? DTC_MISSING : CPP_MISSING, { file });
+    throw new TreeError(`cannot run ${which}: ${r.spawnError.message}`, { file });
+  }
+  if (r.code !== 0) throw which === 'dtc' ? dtcError(r.stderr, file, statusOf(r), source) : cppError(r.stderr, file, statusOf(r));
+  return r.stdout;
+}
+
+/** `-I`/`-i` options: the file's own directory first, then the include directories. */
+function includeArgs(flag: string, file: string, includeDirs: readonly string[]): string[] {
+  const dirs = [path.dirname(file), ...includeDirs];
+  return dirs.flatMap((d) => [flag, d]);
+}
+
+/**
+ * Compile a DTS file to dtc's YAML text. Runs `cpp … | dtc -I dts -O yaml -` when the
+ * file uses preprocessor directives, else `dtc -I dts -O yaml <file>`. Throws TreeError.
+ */
+export async function compileDts(file: string, includeDirs: string[]): Promise<string> {
+  const source = decodeUtf8(await readBoundedFile(file), file);
+  const dtcBase = ['-q', '-I', 'dts', '-O', 'yaml', ...includeArgs('-i', file, includeDirs), '-o', '-'];
+  if (!needsCpp(source)) {
+    const dtc = startTool('dtc', [...dtcBase, file]);
+    return checkTool(await dtc.done, 'dtc', file, source);
+  }
+  const cppArgs = ['-nostdinc', ...includeArgs('-I', file, includeDirs), '-undef', '-D__DTS__', '-x', 'assembler-with-cpp', file];
+  const cpp = startTool('cpp', cppArgs, { pipedOut: true });
+  const dtc = startTool('dtc', [...dtcBase, '-'], { input: cpp.child.stdout ?? undefined });
+  // If dtc cannot start or stops reading early, cpp must not block on a full pipe.
+  dtc.child.on('error', () => cpp.child.kill('SIGKILL'));
+  dtc.child.on('close', () => cpp.child.stdout?.resume());
+  const [cppResult, dtcResult] = await Promise.all([cpp.done, dtc.done]);
+  if (dtcResult.spawnError?.code === 'ENOENT') throw new TreeError(DTC_MISSING, { file });
+  checkTool(cppResult, 'cpp', file);
+  return checkTool(dtcResult, 'dtc', file, source);
+}

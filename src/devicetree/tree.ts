@@ -1,0 +1,221 @@
+/**
+ * The in-memory flattened device tree every input format is turned into.
+ *
+ * Like the kernel's `struct device_node`/`struct property`, a property is only a name
+ * and a byte string (big-endian cells, NUL-terminated strings): its meaning comes
+ * from its name and from the `#…-cells` of the nodes around it. Our own YAML, dtc's
+ * YAML and a DTB all become this, so one board gives one machine whatever its format.
+ */
+
+/** Where something came from, for `file:line:column: message` errors. */
+export interface SourceLoc {
+  file: string;
+  line?: number;
+  column?: number;
+  /** byte offset, for binary input (DTB) */
+  offset?: number;
+}
+
+export interface DtProperty {
+  name: string;
+  value: Uint8Array;
+  loc?: SourceLoc;
+}
+
+export interface DtNode {
+  /** full node name with unit address, `ethernet@fff51000`; `""` for the root */
+  name: string;
+  parent: DtNode | null;
+  properties: DtProperty[];
+  children: DtNode[];
+  loc?: SourceLoc;
+}
+
+/** A host driver declared by a tree (own YAML format only). */
+export interface DeclaredDriver {
+  name: string;
+  compatible: string[];
+  /** errno name the probe returns, e.g. "EPROBE_DEFER"; absent = probe succeeds */
+  probeError?: string;
+  loc?: SourceLoc;
+}
+
+/** A vfio reset handler declared by a tree for its own devices. */
+export interface DeclaredReset {
+  compatible: string;
+  module: string;
+  loc?: SourceLoc;
+}
+
+export interface TreeExtras {
+  drivers: DeclaredDriver[];
+  resets: DeclaredReset[];
+  /** module parameters / boot options the tree asks for (e.g. vfio-platform loaded at boot) */
+  boot: { modules: { name: string; params: Record<string, string> }[] };
+}
+
+export type TreeFormat = 'vfioctl-yaml' | 'dtc-yaml' | 'dtb' | 'dts';
+
+export interface DeviceTree {
+  root: DtNode;
+  /** the file it was read from, as the user named it */
+  file: string;
+  format: TreeFormat;
+  extras: TreeExtras;
+}
+
+/** A tree file that cannot be used. Exit status 3. */
+export class TreeError extends Error {
+  readonly loc: SourceLoc;
+  constructor(message: string, loc: SourceLoc) {
+    super(message);
+    this.name = 'TreeError';
+    this.loc = loc;
+  }
+  /** `file:line:column: message` (or `file: offset 0x…: message` for binary input) */
+  format(): string {
+    const l = this.loc;
+    let where = l.file;
+    if (l.line !== undefined) where += `:${l.line}` + (l.column !== undefined ? `:${l.column}` : '');
+    else if (l.offset !== undefined) where += `: offset 0x${l.offset.toString(16)}`;
+    return `${where}: ${this.message}`;
+  }
+}
+
+export function emptyExtras(): TreeExtras {
+  return { drivers: [], resets: [], boot: { modules: [] } };
+}
+
+export function newNode(name: string, parent: DtNode | null, loc?: SourceLoc): DtNode {
+  const n: DtNode = { name, parent, properties: [], children: [] };
+  if (loc) n.loc = loc;
+  if (parent) parent.children.push(n);
+  return n;
+}
+
+// ---- property accessors (cf. drivers/of/base.c of_property_read_*) ----
+
+export function getProp(node: DtNode, name: string): DtProperty | undefined {
+  for (const p of node.properties) if (p.name === name) return p;
+  return undefined;
+}
+
+export function hasProp(node: DtNode, name: string): boolean {
+  return getProp(node, name) !== undefined;
+}
+
+/** The property's bytes as big-endian u32 cells; throws TreeError if the length is not a multiple of 4. */
+export function propCells(node: DtNode, p: DtProperty): number[] {
+  if (p.value.length % 4 !== 0) {
+    throw new TreeError(
+      `property "${p.name}" of ${nodePath(node)} is ${p.value.length} bytes, not a whole number of 32-bit cells`,
+      p.loc ?? node.loc ?? { file: '?' },
+    );
+  }
+  const dv = new DataView(p.value.buffer, p.value.byteOffset, p.value.byteLength);
+  const out: number[] = [];
+  for (let i = 0; i < p.value.length; i += 4) out.push(dv.getUint32(i, false));
+  return out;
+}
+
+export function readCells(node: DtNode, name: string): number[] | undefined {
+  const p = getProp(node, name);
+  return p ? propCells(node, p) : undefined;
+}
+
+export function readU32(node: DtNode, name: string): number | undefined {
+  const c = readCells(node, name);
+  return c && c.length > 0 ? c[0] : undefined;
+}
+
+/** NUL-separated string list, as of_property_read_string_array. */
+export function readStrings(node: DtNode, name: string): string[] | undefined {
+  const p = getProp(node, name);
+  if (!p) return undefined;
+  return decodeStringList(p.value);
+}
+
+export function decodeStringList(v: Uint8Array): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] === 0) {
+      out.push(latin1(v.subarray(start, i)));
+      start = i + 1;
+    }
+  }
+  if (start < v.length) out.push(latin1(v.subarray(start)));
+  return out;
+}
+
+function latin1(b: Uint8Array): string {
+  let s = '';
+  for (const c of b) s += String.fromCharCode(c);
+  return s;
+}
+
+export function readString(node: DtNode, name: string): string | undefined {
+  const l = readStrings(node, name);
+  return l && l.length > 0 ? l[0] : undefined;
+}
+
+/** `/soc/ethernet@fff51000`; `/` for the root. */
+export function nodePath(node: DtNode): string {
+  if (!node.parent) return '/';
+  const parts: string[] = [];
+  for (let n: DtNode | null = node; n && n.parent; n = n.parent) parts.unshift(n.name);
+  return '/' + parts.join('/');
+}
+
+/** Node name without the unit address (`ethernet` of `ethernet@fff51000`), as of_node_name. */
+export function baseName(node: DtNode): string {
+  const at = node.name.indexOf('@');
+  return at < 0 ? node.name : node.name.slice(0, at);
+}
+
+// ---- encoders used by the YAML readers ----
+
+export function encodeCells(cells: readonly number[]): Uint8Array {
+  const out = new Uint8Array(cells.length * 4);
+  const dv = new DataView(out.buffer);
+  cells.forEach((c, i) => dv.setUint32(i * 4, c >>> 0, false));
+  return out;
+}
+
+export function encodeStrings(strings: readonly string[]): Uint8Array {
+  const bytes: number[] = [];
+  for (const s of strings) {
+    for (let i = 0; i < s.length; i++) bytes.push(s.charCodeAt(i) & 0xff);
+    bytes.push(0);
+  }
+  return Uint8Array.from(bytes);
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const out = new Uint8Array(len);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Map phandle value → node (cf. of_find_node_by_phandle). */
+export function phandleMap(root: DtNode): Map<number, DtNode> {
+  const m = new Map<number, DtNode>();
+  const walk = (n: DtNode): void => {
+    for (const name of ['phandle', 'linux,phandle']) {
+      const p = getProp(n, name);
+      if (p && p.value.length === 4) {
+        const v = new DataView(p.value.buffer, p.value.byteOffset, 4).getUint32(0, false);
+        if (!m.has(v)) m.set(v, n);
+      }
+    }
+    for (const c of n.children) walk(c);
+  };
+  walk(root);
+  return m;
+}

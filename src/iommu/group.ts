@@ -1,0 +1,53 @@
+/**
+ * IOMMU groups, cf. drivers/iommu/iommu.c: numbers are the lowest free id from 0,
+ * members get an `iommu_group` link, and a group is viable for user space when no
+ * kernel driver holds DMA-API ownership (every member unbound or on a driver with
+ * driver_managed_dma, i.e. a VFIO driver). cf. iommu_device_use_default_domain.
+ */
+import type { Machine, IommuGroup, Device } from '../base/machine.js';
+import { findDevice, findDriver } from '../base/machine.js';
+import { printk, KERN_INFO } from '../klog/klog.js';
+
+export function allocGroup(m: Machine, iommu: string | null = null): IommuGroup {
+  const used = new Set(m.groups.map((g) => g.id));
+  let id = 0;
+  while (used.has(id)) id++;
+  const g: IommuGroup = { id, devices: [], owner: null, type: 'DMA', iommu };
+  m.groups.push(g);
+  m.groups.sort((a, b) => a.id - b.id);
+  return g;
+}
+
+export function addDeviceToGroup(m: Machine, g: IommuGroup, dev: Device): void {
+  g.devices.push(dev.name);
+  dev.iommuGroup = g.id;
+  printk(m, KERN_INFO, `${dev.driver ?? dev.bus} ${dev.name}: Adding to iommu group ${g.id}`);
+}
+
+/** Members bound to a driver that uses the kernel DMA API (not driver_managed_dma). */
+export function kernelDmaOwners(m: Machine, g: IommuGroup): Device[] {
+  const out: Device[] = [];
+  for (const name of g.devices) {
+    const d = findDevice(m, name);
+    if (!d || d.driver === null) continue;
+    const drv = findDriver(m, d.bus, d.driver);
+    if (!drv || drv.kind !== 'vfio') out.push(d);
+  }
+  return out;
+}
+
+export function isViable(m: Machine, g: IommuGroup): boolean {
+  return kernelDmaOwners(m, g).length === 0;
+}
+
+/** Why a group is not viable, in one line, or null when it is. */
+export function viabilityReason(m: Machine, g: IommuGroup): string | null {
+  const owners = kernelDmaOwners(m, g);
+  if (owners.length === 0) return null;
+  return owners.map((d) => `${d.name} is bound to host driver ${d.driver}`).join('; ');
+}
+
+/** /dev/vfio/<N> exists while at least one member is bound to a VFIO driver. */
+export function hasVfioNode(m: Machine, g: IommuGroup): boolean {
+  return g.devices.some((n) => findDevice(m, n)?.vfio != null);
+}
