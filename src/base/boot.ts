@@ -109,7 +109,7 @@ export function boot(tree: DeviceTree, opts: { legacyMessages?: boolean } = {}):
   descs.forEach((d, i) => {
     if (d.iommus.length === 0) return;
     const dev = m.devices[i]!;
-    const key = d.iommus.map((r) => `${r.iommu}:${r.args.join(',')}`).join(' ');
+    const key = d.iommus.map((r) => `${r.iommu}:${r.args.join(',')}:${r.perDevice ?? ''}`).join(' ');
     const existing = groupByKey.get(key);
     const g = existing !== undefined ? m.groups.find((x) => x.id === existing)! : allocGroup(m, d.iommus[0]!.iommu);
     groupByKey.set(key, g.id);

@@ -102,7 +102,6 @@ export function deviceJson(m: Machine, dev: Device): Record<string, unknown> {
     reset: reset ? { ...reset, label: resetLabel(reset), notInMainline: reset.kind === 'reset-controller' } : null,
     vfio: dev.vfio ? { index: dev.vfio.index, flags: dev.vfio.flags, openCount: dev.vfio.openCount } : null,
     owner: ownerOf(m, dev),
-    groupViable: dev.iommuGroup === null ? null : undefined,
     activity: {
       state: activityLabel(dev),
       dmaWrites: dev.activity.dmaWrites,

@@ -25,6 +25,8 @@ export interface IommuRef {
   /** full path of the IOMMU node */
   iommu: string;
   args: number[];
+  /** set when the IOMMU driver allocates one group per device (PAMU): the device's path */
+  perDevice?: string;
 }
 
 export interface DeviceDesc {
@@ -169,7 +171,8 @@ export class Populator {
     const pamu = readU32(node, 'fsl,iommu-parent');
     if (refs.length === 0 && pamu !== undefined) {
       const target = this.phandles.get(pamu);
-      if (target) refs.push({ iommu: nodePath(target), args: readCells(node, 'fsl,liodn') ?? [] });
+      // fsl_pamu gives every platform device a group of its own
+      if (target) refs.push({ iommu: nodePath(target), args: readCells(node, 'fsl,liodn') ?? [], perDevice: nodePath(node) });
     }
     return refs.filter((r) => {
       const t = this.byPath(r.iommu);

@@ -13,6 +13,7 @@ export async function passthrough(o: Out, name: string, driverOpt: string | unde
     const before = m.log.length;
     const lines: string[] = [];
     const mod = driver.replace(/-/g, '_');
+    const wasLoaded = isLoaded(m, mod);
     if (d.driver === driver) {
       lines.push(`${d.name}: already bound to ${driver}; nothing to do`);
     } else {
@@ -32,13 +33,13 @@ export async function passthrough(o: Out, name: string, driverOpt: string | unde
       if (d.driver !== driver) {
         const log = m.log.slice(before).map((l) => l.text);
         throw new KernelError(log.some((l) => l.includes('error -2')) ? 'ENOENT' : log.some((l) => l.includes('error -22')) || d.iommuGroup === null ? 'EINVAL' : 'ENODEV', {
-          op: 'write',
+          op: 'exec',
           path: `/sys/bus/${d.bus}/drivers_probe`,
-          message: `${driver} did not bind ${d.name} (driver link: ${link ?? 'none'}); drivers_probe itself reported success`,
+          message: `passthrough stopped: ${driver} did not bind ${d.name} (driver link: ${link ?? 'none'}) although drivers_probe reported success; the probe failed with the error below. Nothing was changed: vfioctl runs the sequence all-or-nothing`,
           hint: d.iommuGroup === null
             ? `${d.name} is in no IOMMU group; VFIO cannot isolate it`
             : log.some((l) => l.includes('No reset function'))
-              ? `no reset function for ${d.of.compatible[0]}; either load a reset module or accept the risk: vfioctl rmmod vfio-platform && vfioctl modprobe vfio-platform reset_required=0`
+              ? `no reset function for ${d.of.compatible[0]}; either provide a reset module or accept the risk: ${wasLoaded ? 'vfioctl rmmod vfio-platform && ' : ''}vfioctl modprobe vfio-platform reset_required=0`
               : 'see the kernel lines above; vfioctl dmesg shows them in context',
         });
       }

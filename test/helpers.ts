@@ -1,0 +1,71 @@
+/** Shared test helpers: repo paths, booting bundled trees in memory, in-process CLI runs. */
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseOwnYaml } from '../src/devicetree/own-yaml.js';
+import { boot } from '../src/base/boot.js';
+import type { Machine } from '../src/base/machine.js';
+import type { DeviceTree, DtNode } from '../src/devicetree/tree.js';
+import type { Context } from '../src/cli/context.js';
+import { main } from '../src/cli/main.js';
+
+/** compiled tests run from dist/test/, so the repo root is two levels up */
+export const REPO = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+export const TREES = path.join(REPO, 'devicetrees');
+
+export function readTree(name: string): DeviceTree {
+  const file = path.join(TREES, `${name}.yaml`);
+  return parseOwnYaml(readFileSync(file, 'utf8'), file);
+}
+
+export function bootTree(name = 'default'): Machine {
+  return boot(readTree(name));
+}
+
+/** find a node by its full path, e.g. /soc/dma@fff52000 */
+export function nodeAt(tree: DeviceTree, p: string): DtNode {
+  let n: DtNode = tree.root;
+  for (const part of p.split('/').filter(Boolean)) {
+    const c = n.children.find((x) => x.name === part);
+    if (!c) throw new Error(`no node ${part} under ${p} (have ${n.children.map((x) => x.name).join(', ')})`);
+    n = c;
+  }
+  return n;
+}
+
+export function tempState(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vfioctl-test-'));
+  return path.join(dir, 'state.json');
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function testContext(statePath: string, out: { stdout: string; stderr: string }): Context {
+  return {
+    stdout: { write: (s) => void (out.stdout += s) },
+    stderr: { write: (s) => void (out.stderr += s) },
+    stdoutIsTTY: false,
+    stderrIsTTY: false,
+    env: { VFIOCTL_STATE: statePath },
+    homedir: path.dirname(statePath),
+    cwd: REPO,
+    treesDir: TREES,
+    sleep: async () => {},
+  };
+}
+
+/** run vfioctl in-process against a state file */
+export async function run(statePath: string, ...argv: string[]): Promise<RunResult> {
+  const out = { stdout: '', stderr: '' };
+  const code = await main(argv, testContext(statePath, out));
+  return { code, ...out };
+}
+
+export function stateBytes(p: string): Buffer | null {
+  return existsSync(p) ? readFileSync(p) : null;
+}
