@@ -553,8 +553,8 @@ test('dtc YAML: malformed documents give TreeErrors at line:column', () => {
     ['---\n- a: [0x1]\n', 2, 7, /a number directly in the property list; cells go in an inner list: \[\[0x1\]\]/],
     ['---\n- a: [[0x100000000]]\n', 2, 8, /value 0x100000000 does not fit in 32 bits \(expected 0x0 … 0xffffffff\)/],
     ['---\n- a: [!u8 [0x1, 0x100]]\n', 2, 17, /does not fit in 8 bits/],
-    ['---\n- a: [!u16 [0x10000]]\n', 2, 14, /does not fit in 16 bits/],
-    ['---\n- a: [!u64 [0x10000000000000000]]\n', 2, 14, /does not fit in 64 bits/],
+    ['---\n- a: [!u16 [0x10000]]\n', 2, 13, /does not fit in 16 bits/],
+    ['---\n- a: [!u64 [0x10000000000000000]]\n', 2, 13, /does not fit in 64 bits/],
     ['---\n- a: [[-1]]\n', 2, 8, /value -1 does not fit in 32 bits/],
     ['---\n- a: [!u32 [0x1]]\n', 2, 7, /unknown tag !u32 on a list; expected !u8, !u16, !u64 or none/],
     ['---\n- a: [[!foo 0x1]]\n', 2, 8, /unknown tag !foo/],
@@ -570,7 +570,7 @@ test('dtc YAML: malformed documents give TreeErrors at line:column', () => {
     ['---\n- n/m: {}\n', 2, 3, /contains '\/'/],
     ['---\n- [a]: true\n', 2, 3, /a key must be a plain name/],
     ['---\n- a: true\n...\n---\n- b: true\n', 4, 1, /more than one YAML document/],
-    ['---\n- n:\n    a: [[0x1]\n', 3, 15, /YAML syntax error/],
+    ['---\n- n:\n    a: [[0x1]\n', 4, 1, /YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a \]/],
   ];
   for (const [text, line, column, re] of cases) {
     const e = treeError(() => parseDtcYaml(text, f));

@@ -54,6 +54,7 @@ function dtcTags(): (CollectionTag | ScalarTag)[] {
 
 interface Ctx {
   file: string;
+  text: string;
   lc: LineCounter;
 }
 
@@ -64,9 +65,16 @@ function locAt(ctx: Ctx, offset: number | undefined): SourceLoc {
   return { file: ctx.file, line: Math.max(line, 1), column: Math.max(col, 1) };
 }
 
+/** Where a node starts; for a tagged node, where its tag starts (the package's range begins after the tag). */
 function locOf(ctx: Ctx, node: unknown): SourceLoc {
-  const range = isAlias(node) || isScalar(node) || isMap(node) || isSeq(node) ? node.range : undefined;
-  return locAt(ctx, range?.[0]);
+  if (!(isAlias(node) || isScalar(node) || isMap(node) || isSeq(node))) return locAt(ctx, undefined);
+  let start = node.range?.[0];
+  const tag = node.tag;
+  if (start !== undefined && tag !== undefined && tag.startsWith('!')) {
+    const at = ctx.text.lastIndexOf(tag, start);
+    if (at >= 0 && /^\s*$/.test(ctx.text.slice(at + tag.length, start))) start = at;
+  }
+  return locAt(ctx, start);
 }
 
 function fail(ctx: Ctx, node: unknown, message: string): never {
@@ -104,7 +112,7 @@ function yamlSyntaxError(ctx: Ctx, e: YAMLError): TreeError {
 /** Reject tags this reader does not know (the package only warns about them). */
 function checkTag(ctx: Ctx, node: YamlNode, allowed: readonly (string | undefined)[], expected: string): void {
   if (!allowed.includes(node.tag)) {
-    fail(ctx, node, `unknown tag ${node.tag ?? '(none)'} on ${describe(node)}; expected ${expected}`);
+    fail(ctx, node, `unknown tag ${node.tag ?? '(none)'}; expected ${expected}`);
   }
 }
 
@@ -251,7 +259,7 @@ function rootMap(ctx: Ctx, contents: unknown): YAMLMap {
 /** Read dtc's YAML (`dtc -I dts -O yaml`) into a DeviceTree. Throws TreeError. */
 export function parseDtcYaml(text: string, file: string): DeviceTree {
   const lc = new LineCounter();
-  const ctx: Ctx = { file, lc };
+  const ctx: Ctx = { file, text, lc };
   let doc;
   try {
     doc = parseDocument(text, { customTags: dtcTags(), intAsBigInt: true, lineCounter: lc, uniqueKeys: false });

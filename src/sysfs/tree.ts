@@ -165,6 +165,9 @@ function probeHint(m: Machine, dev: Device, drv: Driver, err: string): string | 
     const g = findGroup(m, dev.iommuGroup);
     if (g?.owner) return `IOMMU group ${g.id} is owned by user space (${g.owner}); a kernel DMA driver cannot probe until it is released`;
   }
+  if (err === 'ENOENT' && drv.kind === 'vfio' && m.options.genericResetWhatIf && dev.resets.some((r) => r.sharedWith.length > 0)) {
+    return `the generic reset-controller what-if refuses ${dev.name}: its reset line is shared with ${dev.resets.flatMap((r) => r.sharedWith).join(', ')}, so asserting it would reset those blocks too`;
+  }
   if (err === 'ENOENT' && drv.kind === 'vfio') {
     return `no reset handler for "${dev.of.compatible[0] ?? ''}"; vfio-platform requires one unless loaded with reset_required=0: vfioctl rmmod vfio-platform && vfioctl modprobe vfio-platform reset_required=0`;
   }

@@ -113,7 +113,13 @@ export function vwrite(root: VDir, path: string, buf: string): number {
     r = resolve(root, path, true, 'write');
   } catch (e) {
     if (e instanceof KernelError && e.code === 'ENOENT') {
-      throw new KernelError('ENOENT', { path, op: 'open', hint: 'sysfs files cannot be created; check the path with: vfioctl sysfs ls ' + parentOf(path) });
+      const vfioDrv = /\/drivers\/(vfio-platform|vfio-amba)(\/|$)/.exec(path);
+      const hint = vfioDrv
+        ? `the ${vfioDrv[1]} driver is not registered: its module is not loaded; run: vfioctl modprobe ${vfioDrv[1]}`
+        : /\/(new_id|remove_id)$/.test(path)
+          ? 'the platform bus has no new_id/remove_id (that is PCI and USB): use driver_override instead'
+          : 'sysfs files cannot be created; check the path with: vfioctl sysfs ls ' + parentOf(path);
+      throw new KernelError('ENOENT', { path, op: 'open', hint });
     }
     throw e;
   }

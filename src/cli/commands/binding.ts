@@ -81,7 +81,7 @@ export function bind(m: Machine, sys: Sys, name: string, driver: string): Bindin
     });
   }
   sys.write(`${drvDir}/bind`, d.name, `ask ${driver} to probe ${d.name}; unlike drivers_probe, bind returns the probe's error`);
-  return result(m, d, 'bind', [`bound to ${d.driver}`], before);
+  return result(m, d, 'bind', [`bound to ${d.driver}`, ...whatIfNotes(d)], before);
 }
 
 export function probe(m: Machine, sys: Sys, name: string): BindingResult {
@@ -92,7 +92,7 @@ export function probe(m: Machine, sys: Sys, name: string): BindingResult {
   sys.readlink(devPath(d, 'driver'), 'drivers_probe reports success even when every probe failed: check the driver link');
   const notes: string[] = [];
   if (wasBound) notes.push(`already bound to ${wasBound}: drivers_probe does nothing for a bound device`);
-  else if (d.driver) notes.push(`bound to ${d.driver}`);
+  else if (d.driver) notes.push(`bound to ${d.driver}`, ...whatIfNotes(d));
   else {
     const failed = m.log.slice(before).some((l) => l.text.includes('probe'));
     notes.push(
@@ -102,4 +102,14 @@ export function probe(m: Machine, sys: Sys, name: string): BindingResult {
     );
   }
   return result(m, d, 'probe', notes, before);
+}
+
+/** The generic reset-controller path is a what-if: say so wherever it was used. */
+export function whatIfNotes(d: Device): string[] {
+  const r = d.vfio?.reset;
+  if (r?.kind !== 'reset-controller') return [];
+  return [
+    `WHAT-IF, NOT IN MAINLINE LINUX: reset through reset controller ${r.controller} <${r.args.join(' ')}> (Geert Uytterhoeven's generic reset-controller series, never merged)`,
+    'the risk that blocked it: an exclusive reset control does not prove the line is dedicated; if another block shares it, a reset here resets that block too',
+  ];
 }

@@ -3,7 +3,7 @@ import type { Out } from '../main.js';
 import { withMachine } from '../session.js';
 import { lookupDevice } from '../devices.js';
 import { isLoaded, modprobe } from '../../base/module.js';
-import { devPath } from './binding.js';
+import { devPath, whatIfNotes } from './binding.js';
 import { KernelError } from '../../base/errors.js';
 
 export async function passthrough(o: Out, name: string, driverOpt: string | undefined): Promise<void> {
@@ -38,12 +38,14 @@ export async function passthrough(o: Out, name: string, driverOpt: string | unde
           message: `passthrough stopped: ${driver} did not bind ${d.name} (driver link: ${link ?? 'none'}) although drivers_probe reported success; the probe failed with the error below. Nothing was changed: vfioctl runs the sequence all-or-nothing`,
           hint: d.iommuGroup === null
             ? `${d.name} is in no IOMMU group; VFIO cannot isolate it`
+            : log.some((l) => l.includes('No reset function')) && m.options.genericResetWhatIf && d.resets.some((r) => r.sharedWith.length > 0)
+              ? `the generic reset-controller what-if refuses ${d.name}: its reset line is shared with ${d.resets.flatMap((r) => r.sharedWith).join(', ')}, so asserting it would reset those blocks too`
             : log.some((l) => l.includes('No reset function'))
               ? `no reset function for ${d.of.compatible[0]}; either provide a reset module or accept the risk: ${wasLoaded ? 'vfioctl rmmod vfio-platform && ' : ''}vfioctl modprobe vfio-platform reset_required=0`
               : 'see the kernel lines above; vfioctl dmesg shows them in context',
         });
       }
-      lines.push(`probe: bound to ${driver}; /dev/vfio/${d.iommuGroup} is there`);
+      lines.push(`probe: bound to ${driver}; /dev/vfio/${d.iommuGroup} is there`, ...whatIfNotes(d));
     }
     const dmesg = m.log.slice(before).map((l) => l.text);
     o.emit({ device: d.name, driver: d.driver, driverOverride: d.driverOverride, iommuGroup: d.iommuGroup, dmesg }, lines.map((l) => l + '\n').join('') + dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
