@@ -415,6 +415,9 @@ test('DTB: the hand-built good blob reads', () => {
   const tr = parseFdt(b, 'good.dtb');
   assert.deepEqual(shape(tr), ['node /', 'prop / compatible = 6100', 'node /dev@1', 'prop /dev@1 reg = 00000001']);
   assert.deepEqual(tr.root.children[0]?.loc, { file: 'good.dtb', offset: 0x48 + 8 });
+  // version 16 has no size_dt_struct: the structure block runs to the end of the blob
+  const v16 = parseFdt(blob({ struct: GOOD_STRUCT().bytes, version: 16, header: { 9: 0 } }), 'v16.dtb');
+  assert.deepEqual(shape(v16), shape(tr));
 });
 
 test('DTB: truncated at every cut point gives a TreeError', (t) => {

@@ -83,7 +83,10 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .configureOutput({
       writeOut: (s) => ctx.stdout.write(s),
       writeErr: (s) => ctx.stderr.write(s),
-      outputError: (s, write) => write(s.replace(/^error: /, 'vfioctl: ')),
+      outputError: (s, write) => {
+        if (argv.includes('--json')) ctx.stderr.write(JSON.stringify({ error: { code: 'USAGE', message: s.trim().replace(/^error: /, '') } }) + '\n');
+        else write(s.replace(/^error: /, 'vfioctl: '));
+      },
     });
 
   const { registerCommands } = await import('./commands/index.js');

@@ -65,11 +65,11 @@ function startTool(
   opts: { input?: Readable | undefined; pipedOut?: boolean } = {},
 ): { child: ChildProcess; done: Promise<ToolResult> } {
   const input = opts.input;
-  const child = spawn(cmd, args, {
-    stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    timeout: TOOL_TIMEOUT_MS,
-    killSignal: 'SIGKILL',
-  });
+  const child = spawn(cmd, args, { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  // Our own timer rather than spawn's `timeout`: that one is only cleared on 'exit',
+  // which a tool that failed to start (ENOENT) never emits.
+  const timer = setTimeout(() => child.kill('SIGKILL'), TOOL_TIMEOUT_MS);
+  timer.unref();
   if (input && child.stdin) {
     child.stdin.on('error', () => undefined); // EPIPE when the tool exits early; its stderr says why
     input.pipe(child.stdin);
@@ -82,6 +82,7 @@ function startTool(
       spawnError = e;
     });
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
       void Promise.all([out, err]).then(([stdout, stderr]) => {
         const r: ToolResult = { code, signal, stdout, stderr };
         if (spawnError) r.spawnError = spawnError;
@@ -172,12 +173,13 @@ function includeArgs(flag: string, file: string, includeDirs: readonly string[])
  */
 export async function compileDts(file: string, includeDirs: string[]): Promise<string> {
   const source = decodeUtf8(await readBoundedFile(file), file);
+  const arg = file.startsWith('-') ? `./${file}` : file; // never let a file name pass for an option
   const dtcBase = ['-q', '-I', 'dts', '-O', 'yaml', ...includeArgs('-i', file, includeDirs), '-o', '-'];
   if (!needsCpp(source)) {
-    const dtc = startTool('dtc', [...dtcBase, file]);
+    const dtc = startTool('dtc', [...dtcBase, arg]);
     return checkTool(await dtc.done, 'dtc', file, source);
   }
-  const cppArgs = ['-nostdinc', ...includeArgs('-I', file, includeDirs), '-undef', '-D__DTS__', '-x', 'assembler-with-cpp', file];
+  const cppArgs = ['-nostdinc', ...includeArgs('-I', file, includeDirs), '-undef', '-D__DTS__', '-x', 'assembler-with-cpp', arg];
   const cpp = startTool('cpp', cppArgs, { pipedOut: true });
   const dtc = startTool('dtc', [...dtcBase, '-'], { input: cpp.child.stdout ?? undefined });
   // If dtc cannot start or stops reading early, cpp must not block on a full pipe.

@@ -69,8 +69,8 @@ export function parseOwnYaml(text: string, file: string): DeviceTree {
   const doc = parseDocument(text, { lineCounter: r.lc, intAsBigInt: true, uniqueKeys: true, prettyErrors: false, strict: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const lp = e.linePos?.[0];
-    const loc: SourceLoc = lp ? { file, line: lp.line, column: lp.col } : { file };
+    const lp = r.lc.linePos(e.pos[0]);
+    const loc: SourceLoc = { file, line: lp.line, column: lp.col };
     const msg = e.code === 'DUPLICATE_KEY' ? 'duplicate key (a node or property is given twice; merge them)' : e.message.split('\n')[0]!;
     throw new TreeError(msg, loc);
   }
@@ -107,7 +107,11 @@ function keyString(r: Reader, k: unknown): string {
   return r.fail('keys must be plain names', k as YNode);
 }
 
-function readNode(r: Reader, node: DtNode, map: YAMLMap): void {
+/** Deeper trees than this are refused (real trees nest fewer than 10 levels). */
+export const MAX_DEPTH = 64;
+
+function readNode(r: Reader, node: DtNode, map: YAMLMap, depth = 0): void {
+  if (depth > MAX_DEPTH) r.fail(`nodes nest more than ${MAX_DEPTH} levels deep`, map);
   const unitSeen = new Map<string, string>();
   for (const pair of map.items) {
     if (!isPair(pair)) continue;
@@ -131,7 +135,7 @@ function readNode(r: Reader, node: DtNode, map: YAMLMap): void {
         unitSeen.set(unit, key);
       }
       const child = newNode(key, node, kloc);
-      readNode(r, child, value);
+      readNode(r, child, value, depth + 1);
       continue;
     }
     if (!PROP_NAME_RE.test(key)) r.fail(`bad property name "${key}"`, pair.key as YNode);
