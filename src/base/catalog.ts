@@ -16,7 +16,8 @@ export const HOST_DRIVERS: readonly CatalogDriver[] = [
   { name: 'calxedaxgmac', bus: 'platform', compatible: ['calxeda,hb-xgmac'], module: null },
   { name: 'fsl-elo-dma', bus: 'platform', compatible: ['fsl,elo-dma', 'fsl,eloplus-dma', 'fsl,elo3-dma'], module: 'fsldma' },
   { name: 'amd-xgbe', bus: 'platform', compatible: ['amd,xgbe-seattle-v1a'], module: 'amd_xgbe' },
-  { name: 'bcm-flexrm-mailbox', bus: 'platform', compatible: ['brcm,iproc-flexrm-mbox'], module: 'bcm_flexrm_mailbox' },
+  // drivers/mailbox/bcm-flexrm-mailbox.c: .driver.name is "brcm-flexrm-mbox" (the module is bcm-flexrm-mailbox)
+  { name: 'brcm-flexrm-mbox', bus: 'platform', compatible: ['brcm,iproc-flexrm-mbox'], module: 'bcm_flexrm_mailbox' },
   { name: 'ravb', bus: 'platform', compatible: ['renesas,etheravb-rcar-gen3', 'renesas,etheravb-r8a7795', 'renesas,etheravb-rcar-gen2'], module: 'ravb' },
   { name: 'sata_rcar', bus: 'platform', compatible: ['renesas,rcar-gen3-sata', 'renesas,sata-r8a7795', 'renesas,rcar-sata'], module: 'sata_rcar' },
   { name: 'dma-pl330', bus: 'amba', compatible: ['arm,pl330'], module: null },

@@ -39,14 +39,95 @@ function decode(ctrl: DtNode, spec: number[]): { hwirq: number; trigger: number 
   return { hwirq: spec[0] ?? 0, trigger: IRQ_TYPE.NONE };
 }
 
+/** #address-cells of `node` or, failing that, of its ancestors (the "old linux trick" of of_irq_parse_raw); 2 when none. */
+function nexusAddrCells(node: DtNode): number {
+  for (let n: DtNode | null = node; n; n = n.parent) {
+    const v = readU32(n, '#address-cells');
+    if (v !== undefined) return v;
+  }
+  return 2;
+}
+
+/**
+ * of_irq_parse_raw: follow `interrupt-map` nexus nodes from `ipar` until an interrupt
+ * controller is reached. `addr` is the device's unit address (first cells of its `reg`).
+ * Returns undefined when the specifier does not resolve.
+ */
+function resolveSpec(
+  ipar: DtNode,
+  spec: number[],
+  addr: number[],
+  phandles: Map<number, DtNode>,
+): { ctrl: DtNode; spec: number[] } | undefined {
+  let par: DtNode | undefined = ipar;
+  let intspec = spec;
+  let addrsize = nexusAddrCells(ipar);
+  let unit = addr;
+  for (let guard = 0; par && guard < 64; guard++) {
+    if (getProp(par, 'interrupt-controller')) return { ctrl: par, spec: intspec };
+    const mapProp = getProp(par, 'interrupt-map');
+    if (!mapProp) {
+      // not a nexus: carry on with this node's own interrupt parent
+      par = irqParent(par, phandles);
+      continue;
+    }
+    const intsize = readU32(par, '#interrupt-cells') ?? intspec.length;
+    const match = [...Array.from({ length: addrsize }, (_, i) => unit[i] ?? 0), ...intspec.slice(0, intsize)];
+    const mask = readCells(par, 'interrupt-map-mask') ?? [];
+    const imap = propCells(par, mapProp);
+    let i = 0;
+    let next: { par: DtNode; spec: number[]; addr: number[]; addrsize: number } | undefined;
+    while (i + match.length < imap.length) {
+      const entry = imap.slice(i, i + match.length);
+      const hit = entry.every((v, k) => (((v ^ match[k]!) & (mask[k] ?? 0xffffffff)) >>> 0) === 0);
+      const newpar = phandles.get(imap[i + match.length]!);
+      if (!newpar) return undefined;
+      const newaddr = readU32(newpar, '#address-cells') ?? 0;
+      const newint = readU32(newpar, '#interrupt-cells');
+      if (newint === undefined) return undefined;
+      const start = i + match.length + 1;
+      if (start + newaddr + newint > imap.length) return undefined;
+      if (hit) {
+        next = {
+          par: newpar,
+          addr: imap.slice(start, start + newaddr),
+          spec: imap.slice(start + newaddr, start + newaddr + newint),
+          addrsize: newaddr,
+        };
+        break;
+      }
+      i = start + newaddr + newint;
+    }
+    if (!next) return undefined;
+    par = next.par;
+    intspec = next.spec;
+    unit = next.addr;
+    addrsize = next.addrsize;
+  }
+  return undefined;
+}
+
+/** The device's unit address cells for interrupt-map matching (its `reg`, or nothing). */
+function unitAddr(node: DtNode): number[] {
+  return readCells(node, 'reg') ?? [];
+}
+
 /**
  * The device's IRQs in index order, stopping at the first that does not resolve
  * (as platform_get_irq_optional does for vfio-platform's count).
  * A length that is not a whole number of specifiers is a tree error (bad cell count).
+ * Specifiers are routed through `interrupt-map` nexus nodes (of_irq_parse_raw).
  */
 export function readIrqs(node: DtNode, phandles: Map<number, DtNode>): Irq[] {
   const ext = getProp(node, 'interrupts-extended');
   const out: Irq[] = [];
+  const addr = unitAddr(node);
+  const push = (par: DtNode, spec: number[]): boolean => {
+    const r = resolveSpec(par, spec, addr, phandles);
+    if (!r) return false;
+    out.push({ ...decode(r.ctrl, r.spec), controller: nodePath(r.ctrl) });
+    return true;
+  };
   if (ext) {
     const cells = propCells(node, ext);
     let i = 0;
@@ -57,7 +138,7 @@ export function readIrqs(node: DtNode, phandles: Map<number, DtNode>): Irq[] {
       if (n === undefined || i + 1 + n > cells.length) {
         throw new TreeError(`interrupts-extended of ${nodePath(node)}: specifier for ${nodePath(ctrl)} needs ${n ?? '?'} cells`, ext.loc ?? node.loc ?? { file: '?' });
       }
-      out.push({ ...decode(ctrl, cells.slice(i + 1, i + 1 + n)), controller: nodePath(ctrl) });
+      if (!push(ctrl, cells.slice(i + 1, i + 1 + n))) break;
       i += 1 + n;
     }
     return out;
@@ -76,7 +157,7 @@ export function readIrqs(node: DtNode, phandles: Map<number, DtNode>): Irq[] {
     );
   }
   for (let i = 0; i < cells.length; i += n) {
-    out.push({ ...decode(ctrl, cells.slice(i, i + n)), controller: nodePath(ctrl) });
+    if (!push(ctrl, cells.slice(i, i + n))) break;
   }
   return out;
 }

@@ -18,8 +18,21 @@ const DEFAULT_BUS_MATCH = ['simple-bus', 'simple-mfd', 'isa', 'arm,amba-bus'];
 const SKIPPED = ['operating-points-v2'];
 /** reserved_mem_matches: /reserved-memory children that get a device */
 const RESERVED_MEM_MATCHES = ['qcom,rmtfs-mem', 'qcom,cmd-db', 'qcom,smem', 'ramoops', 'nvmem-rmem'];
-/** Bus ids of the QorIQ/CoreNet board code (arch/powerpc/platforms/85xx/corenet_generic.c) */
-const PPC_CORENET_BUS_IDS = ['simple-bus', 'mdio', 'fsl,srio', 'fsl,p4080-pcie', 'fsl,qoriq-pcie-v2.2', 'fsl,qoriq-pcie-v2.3', 'fsl,qoriq-pcie-v2.4', 'fsl,qoriq-pcie-v3.0', 'fsl,qe', 'fsl,dpaa'];
+/**
+ * of_device_ids of the QorIQ/CoreNet board code (arch/powerpc/platforms/85xx/corenet_generic.c),
+ * passed to of_platform_bus_probe(): compatible entries, plus two `.name` entries for the
+ * Freescale hypervisor.
+ */
+const PPC_CORENET_BUS_IDS = [
+  'simple-bus', 'mdio-mux-gpio', 'fsl,fpga-ngpixis', 'fsl,fpga-qixis', 'fsl,srio', 'fsl,p4080-pcie',
+  'fsl,qoriq-pcie-v2.2', 'fsl,qoriq-pcie-v2.3', 'fsl,qoriq-pcie-v2.4', 'fsl,qoriq-pcie-v3.0', 'fsl,qe',
+];
+const PPC_CORENET_BUS_NAMES = ['hypervisor', 'handles'];
+
+/** of_match_node() against a bus-id list: a compatible entry, or (PowerPC) a node-name entry. */
+function busMatches(node: DtNode, compats: readonly string[], names: readonly string[]): boolean {
+  return isCompatible(node, compats) || (names.length > 0 && names.includes(baseName(node)));
+}
 
 export interface IommuRef {
   /** full path of the IOMMU node */
@@ -68,7 +81,8 @@ export function makeBusId(node: DtNode): string {
     const addr = first ? translateAddress(n, first.address) : undefined;
     if (addr !== undefined) {
       const mask = readU32(n, 'mask');
-      const bit = mask ? `.${31 - Math.clz32(mask & -mask)}` : '';
+      // "%llx.%x.%pOFn": ffs(mask) - 1 in hex (ffs(0) - 1 = -1 prints as ffffffff)
+      const bit = mask === undefined ? '' : `.${mask === 0 ? 'ffffffff' : (31 - Math.clz32(mask & -mask)).toString(16)}`;
       const own = `${addr.toString(16)}${bit}.${baseName(n)}`;
       return name ? `${own}:${name}` : own;
     }
@@ -93,8 +107,11 @@ export class Populator {
   run(): void {
     const root = this.tree.root;
     if (isPowerPc(root)) {
+      // of_platform_bus_probe(NULL, of_device_ids, NULL): the root itself does not match, so each
+      // matching child of the root is a bus; strict = false, so children without `compatible` count too
+      this.busNames = PPC_CORENET_BUS_NAMES;
       for (const child of root.children) {
-        if (isCompatible(child, PPC_CORENET_BUS_IDS)) this.busCreate(child, PPC_CORENET_BUS_IDS, '/sys/devices/platform', false);
+        if (busMatches(child, PPC_CORENET_BUS_IDS, PPC_CORENET_BUS_NAMES)) this.busCreate(child, PPC_CORENET_BUS_IDS, '/sys/devices/platform', false);
       }
       return;
     }
@@ -108,6 +125,8 @@ export class Populator {
   }
 
   private populated = new Set<DtNode>();
+  /** `.name` entries of the bus-id list (PowerPC board code only) */
+  private busNames: readonly string[] = [];
 
   /** of_platform_bus_create */
   private busCreate(bus: DtNode, matches: readonly string[], parentDir: string, strict: boolean): void {
@@ -118,14 +137,14 @@ export class Populator {
       return;
     }
     const dir = this.deviceCreate(bus, parentDir, 'platform');
-    if (dir === null || !isCompatible(bus, matches)) return;
+    if (dir === null || !busMatches(bus, matches, this.busNames)) return;
     for (const child of bus.children) this.busCreate(child, matches, dir, strict);
   }
 
   /** of_platform_device_create_pdata / of_amba_device_create; returns the device's sysfs dir or null. */
   private deviceCreate(node: DtNode, parentDir: string, bus: BusName): string | null {
     if (!isAvailable(node) || this.populated.has(node)) return null;
-    if (isEarlyClaimed(node)) return null;
+    if (isEarlyClaimed(node, this.phandles, isPowerPc(this.tree.root))) return null;
     this.populated.add(node);
     const name = makeBusId(node);
     const d: DeviceDesc = {
