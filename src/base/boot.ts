@@ -7,7 +7,7 @@
 import type { DeviceTree } from '../devicetree/tree.js';
 import { readString } from '../devicetree/tree.js';
 import { Populator, resetUsers, type DeviceDesc } from '../devicetree/populate.js';
-import type { Machine, Device, Driver } from './machine.js';
+import type { Machine, Device, Driver, IommuGroup } from './machine.js';
 import { newActivity } from './machine.js';
 import { HOST_DRIVERS } from './catalog.js';
 import { driverRegister } from './dd.js';
@@ -105,14 +105,13 @@ export function boot(tree: DeviceTree, opts: { legacyMessages?: boolean } = {}):
   });
 
   // IOMMU groups: devices with the same IOMMU specifiers share one (aliased stream IDs)
-  const groupByKey = new Map<string, number>();
+  const groupByKey = new Map<string, IommuGroup>();
   descs.forEach((d, i) => {
     if (d.iommus.length === 0) return;
     const dev = m.devices[i]!;
     const key = d.iommus.map((r) => `${r.iommu}:${r.args.join(',')}:${r.perDevice ?? ''}`).join(' ');
-    const existing = groupByKey.get(key);
-    const g = existing !== undefined ? m.groups.find((x) => x.id === existing)! : allocGroup(m, d.iommus[0]!.iommu);
-    groupByKey.set(key, g.id);
+    const g = groupByKey.get(key) ?? allocGroup(m, d.iommus[0]!.iommu);
+    groupByKey.set(key, g);
     addDeviceToGroup(m, g, dev);
   });
 

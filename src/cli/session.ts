@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import type { Context } from './context.js';
 import type { Machine } from '../base/machine.js';
 import { statePath, readState, writeState, acquireLock } from '../state/store.js';
-import { tick, formatTimestamp } from '../klog/klog.js';
+import { tick } from '../klog/klog.js';
 import { Sys } from './sys.js';
 import { advance } from '../userspace/owner.js';
 import { UsageError, KernelError } from '../base/errors.js';
@@ -90,7 +90,7 @@ export async function withMachine<T>(ctx: Context, g: GlobalOpts, mode: 'read' |
     try {
       result = await fn({ m, sys: new Sys(m), path: p });
     } catch (e) {
-      if (e instanceof KernelError) e.dmesg = m.log.slice(logBefore).map((l) => `${formatTimestamp(l.t)} ${l.text}`);
+      if (e instanceof KernelError) e.dmesg = m.log.slice(logBefore).map((l) => l.text);
       throw e;
     }
     if (!g.dryRun) writeState(p, m);

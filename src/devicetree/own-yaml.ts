@@ -66,7 +66,7 @@ class Reader {
 
 export function parseOwnYaml(text: string, file: string): DeviceTree {
   const r: Reader = new Reader(file);
-  const doc = parseDocument(text, { lineCounter: r.lc, intAsBigInt: true, uniqueKeys: true, prettyErrors: false, strict: true });
+  const doc = parseDocument(text, { lineCounter: r.lc, intAsBigInt: true, uniqueKeys: false, prettyErrors: false, strict: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const lp = r.lc.linePos(e.pos[0]);
@@ -79,6 +79,7 @@ export function parseOwnYaml(text: string, file: string): DeviceTree {
   const keys = new Map<string, YNode | null>();
   for (const pair of top.items) {
     const k = keyString(r, pair.key);
+    if (keys.has(k)) r.fail(`duplicate key "${k}"`, pair.key as YNode);
     if (!['vfioctl', 'tree', 'drivers', 'resets', 'boot'].includes(k)) {
       r.fail(`unknown top-level key "${k}" (expected vfioctl, tree, drivers, resets, boot)`, pair.key as YNode);
     }
@@ -113,9 +114,13 @@ export const MAX_DEPTH = 64;
 function readNode(r: Reader, node: DtNode, map: YAMLMap, depth = 0): void {
   if (depth > MAX_DEPTH) r.fail(`nodes nest more than ${MAX_DEPTH} levels deep`, map);
   const unitSeen = new Map<string, string>();
+  const keySeen = new Set<string>();
   for (const pair of map.items) {
     if (!isPair(pair)) continue;
     const key = keyString(r, pair.key);
+    // duplicate keys are checked here (linear) rather than by the parser (quadratic in a wide mapping)
+    if (keySeen.has(key)) r.fail(`duplicate key "${key}" (a node or property is given twice; merge them)`, pair.key as YNode);
+    keySeen.add(key);
     const value = pair.value as YNode | null;
     const kloc = r.loc(pair.key as YNode);
     if (isAlias(value)) r.fail('YAML aliases (*name) are not supported in device trees; write the value out', value);
@@ -322,6 +327,7 @@ function plainObject(r: Reader, n: YNode | null, allowed: string[] | null, what:
   const m = new Map<string, YNode>();
   for (const pair of n.items) {
     const k = keyString(r, pair.key);
+    if (m.has(k)) r.fail(`duplicate key "${k}" in ${what}`, pair.key as YNode);
     if (allowed && !allowed.includes(k)) r.fail(`unknown key "${k}" in ${what} (expected ${allowed.join(', ')})`, pair.key as YNode);
     m.set(k, pair.value as YNode);
   }

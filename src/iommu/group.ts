@@ -9,12 +9,14 @@ import { findDevice, findDriver } from '../base/machine.js';
 import { printk, KERN_INFO } from '../klog/klog.js';
 
 export function allocGroup(m: Machine, iommu: string | null = null): IommuGroup {
-  const used = new Set(m.groups.map((g) => g.id));
-  let id = 0;
-  while (used.has(id)) id++;
+  // groups are kept sorted by id: the lowest free id is the first gap, or the end
+  let id = m.groups.length;
+  const last = m.groups[m.groups.length - 1];
+  if (last && last.id !== m.groups.length - 1) {
+    id = m.groups.findIndex((g, i) => g.id !== i);
+  }
   const g: IommuGroup = { id, devices: [], owner: null, type: 'DMA', iommu };
-  m.groups.push(g);
-  m.groups.sort((a, b) => a.id - b.id);
+  m.groups.splice(id, 0, g);
   return g;
 }
 

@@ -18,7 +18,8 @@ const LINE_STEP_US = 41;
 export function printk(m: Machine, level: number, text: string): void {
   m.clockUs += LINE_STEP_US;
   m.log.push({ t: m.clockUs, level, text });
-  if (m.log.length > LOG_RING_LINES) m.log.splice(0, m.log.length - LOG_RING_LINES);
+  // trim in batches so a burst of lines stays linear
+  if (m.log.length > LOG_RING_LINES + 256) m.log.splice(0, m.log.length - LOG_RING_LINES);
 }
 
 /** dev_printk prefix: "<driver or bus> <device>: " (cf. dev_driver_string). */

@@ -20,11 +20,15 @@ export async function modprobeCmd(o: Out, mod: string, params: string[]): Promis
   await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
     const before = m.log.length;
     const already = isLoaded(m, mod) || (findModuleInfo(m, mod) !== undefined && isLoaded(m, findModuleInfo(m, mod)!.name));
+    const unboundBefore = new Set(m.devices.filter((d) => !d.driver).map((d) => d.name));
     const inserted = sys.run(`modprobe ${[mod, ...params].join(' ')}`, 'load the module; it registers its driver, and autoprobe binds devices whose driver_override names it', () => modprobe(m, mod, args));
     const notes: string[] = [];
     if (already) {
       notes.push(`${canonicalModuleName(findModuleInfo(m, mod)?.name ?? mod)} is already loaded: nothing changed${params.length ? ' (its parameters are not changed either: rmmod it first to load it with new ones)' : ''}`);
     } else notes.push(`loaded ${inserted.join(', ')}`);
+    for (const d of m.devices) {
+      if (d.driver && unboundBefore.has(d.name)) notes.push(`${d.name}: bound to ${d.driver} (autoprobe: its driver_override names the new driver)`);
+    }
     const dmesg = m.log.slice(before).map((l) => l.text);
     o.emit({ module: mod, inserted, alreadyLoaded: already, dmesg }, notes.map((n) => n + '\n').join('') + dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
   });

@@ -5,6 +5,19 @@ import { lookupDevice } from '../devices.js';
 import { isLoaded, modprobe } from '../../base/module.js';
 import { devPath, whatIfNotes } from './binding.js';
 import { KernelError } from '../../base/errors.js';
+import { ERRNO, type ErrnoName } from '../../base/errno.js';
+
+/** The errno of the last "probe … failed with error -N" line; ENODEV when no probe ran. */
+function probeErrno(log: readonly string[]): ErrnoName {
+  for (let i = log.length - 1; i >= 0; i--) {
+    const mm = /failed with error -(\d+)/.exec(log[i]!);
+    if (!mm) continue;
+    const n = Number(mm[1]);
+    const name = (Object.keys(ERRNO) as ErrnoName[]).find((k) => ERRNO[k][0] === n);
+    if (name) return name;
+  }
+  return 'ENODEV';
+}
 
 export async function passthrough(o: Out, name: string, driverOpt: string | undefined): Promise<void> {
   await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
@@ -32,7 +45,7 @@ export async function passthrough(o: Out, name: string, driverOpt: string | unde
       const link = sys.readlink(devPath(d, 'driver'), 'drivers_probe succeeds even when the probe fails: verify the driver link');
       if (d.driver !== driver) {
         const log = m.log.slice(before).map((l) => l.text);
-        throw new KernelError(log.some((l) => l.includes('error -2')) ? 'ENOENT' : log.some((l) => l.includes('error -22')) || d.iommuGroup === null ? 'EINVAL' : 'ENODEV', {
+        throw new KernelError(probeErrno(log), {
           op: 'exec',
           path: `/sys/bus/${d.bus}/drivers_probe`,
           message: `passthrough stopped: ${driver} did not bind ${d.name} (driver link: ${link ?? 'none'}) although drivers_probe reported success; the probe failed with the error below. Nothing was changed: vfioctl runs the sequence all-or-nothing`,
