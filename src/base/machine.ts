@@ -210,7 +210,10 @@ export function findDriver(m: Machine, bus: BusName, name: string): Driver | und
 }
 
 export function findGroup(m: Machine, id: number): IommuGroup | undefined {
-  return m.groups.find((g) => g.id === id);
+  // groups are kept sorted by id and are usually dense: try the direct slot first
+  const g = m.groups[id];
+  if (g && g.id === id) return g;
+  return m.groups.find((x) => x.id === id);
 }
 
 export function newActivity(nirqs: number): Activity {
