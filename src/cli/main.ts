@@ -3,12 +3,11 @@
  * its result (human or --json), map errors to exit statuses. Commands are imported
  * only when they run.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { type Context, processContext } from './context.js';
 import { describeError, colorWanted, makeStyle, explainText, EXIT, type Style } from './output.js';
 import type { GlobalOpts } from './session.js';
 import type { Step } from './sys.js';
-import { UsageError } from '../base/errors.js';
 
 const VERSION = '0.1.0';
 
@@ -111,8 +110,6 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
   }
   return exit;
 }
-
-export { Option, UsageError };
 
 export async function run(): Promise<void> {
   const ctx = processContext();

@@ -73,7 +73,7 @@ export interface ErrorReport {
 export function describeError(e: unknown): ErrorReport {
   if (e instanceof KernelError) {
     const extra = { dmesg: e.dmesg };
-    const what = e.op === 'exec' ? e.message : `${e.path ? e.path + ': ' : ''}${e.op} error: ${e.message}${e.message === errText(e) ? '' : ''} (${e.code})`;
+    const what = e.op === 'exec' ? e.message : `${e.path ? e.path + ': ' : ''}${e.op} error: ${e.message} (${e.code})`;
     const lines = [e.op === 'exec' ? `${e.message} (${e.code})` : what];
     if (extra.dmesg?.length) for (const l of extra.dmesg) lines.push(`kernel: ${l}`);
     if (e.hint) lines.push(`hint: ${e.hint}`);
@@ -106,8 +106,4 @@ export function describeError(e: unknown): ErrorReport {
   }
   const msg = e instanceof Error ? e.message : String(e);
   return { exit: EXIT.INTERNAL, json: { code: 'INTERNAL', message: msg }, lines: [`internal error: ${msg}`, 'hint: this is a bug in vfioctl; rerun with VFIOCTL_DEBUG=1 for a stack trace and report it'] };
-}
-
-function errText(e: KernelError): string {
-  return e.message;
 }

@@ -9,9 +9,8 @@ import { findGroup } from '../base/machine.js';
 import { KernelError } from '../base/errors.js';
 import { devInfo, devWarn, printk, KERN_WARNING } from '../klog/klog.js';
 import { isViable, viabilityReason, hasVfioNode } from '../iommu/group.js';
-import { moduleGet, modulePut, isLoaded, moduleParam } from '../base/module.js';
+import { moduleGet, modulePut, isLoaded } from '../base/module.js';
 import { irqInfo } from '../vfio/info.js';
-import { resetRequired } from '../vfio/platform.js';
 
 /** Something that records each step (the CLI's Sys) */
 export interface Recorder {
@@ -148,9 +147,6 @@ export function releaseDevice(m: Machine, dev: Device, owner: Owner): void {
   dev.vfio.openCount--;
   if (dev.vfio.openCount === 0) {
     const reset = callReset(m, dev);
-    if (!reset && dev.vfio.reset === null && resetRequired(m, m.drivers.find((d) => d.name === dev.driver)!)) {
-      // unreachable with reset_required (probe refused), kept for clarity
-    }
     modulePut(m, dev.driver === 'vfio-amba' ? 'vfio_amba' : 'vfio_platform', `fd:${dev.name}`);
     if (!reset && dev.activity.running) dev.activity.iova = null; // the mapping goes with the container
   }
@@ -295,4 +291,3 @@ function iommuFault(m: Machine, dev: Device, iova: string): void {
   else printk(m, 3, `${who}: Unhandled fault: iova ${addr} from ${dev.name} (DMA write to an unmapped address)`);
 }
 
-export { moduleParam };

@@ -1,7 +1,7 @@
 /** Every command: its flags, help example, and the wiring to its run/render functions. */
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import type { Out } from '../main.js';
-import { withMachine, loadTree } from '../session.js';
+import { withMachine } from '../session.js';
 import { UsageError } from '../../base/errors.js';
 
 type Action = (fn: (o: Out, ...args: never[]) => Promise<void>) => (...args: unknown[]) => Promise<void>;
@@ -289,6 +289,4 @@ export function registerCommands(program: Command, action: Action): void {
     ),
     'vfioctl policy generic-reset on',
   );
-  void Option;
-  void loadTree;
 }

@@ -1,6 +1,6 @@
 /** status, show, groups, dmesg: read-only views. */
 import type { Machine, Device } from '../../base/machine.js';
-import { findGroup, triggerName } from '../../base/machine.js';
+import { triggerName } from '../../base/machine.js';
 import { isViable, viabilityReason, hasVfioNode } from '../../iommu/group.js';
 import { formatTimestamp } from '../../klog/klog.js';
 import { deviceJson, lookupDevice, resetPreview, resetLabel, ownerOf, activityLabel } from '../devices.js';
@@ -142,4 +142,3 @@ export function dmesgLines(m: Machine, opts: { level?: number } = {}): string[] 
   return m.log.filter((l) => opts.level === undefined || l.level <= opts.level).map((l) => `${formatTimestamp(l.t)} ${l.text}`);
 }
 
-export { findGroup };
