@@ -34,7 +34,6 @@ export function emptyMachine(): Machine {
     resetHandlers: [],
     modulesAvailable: [],
     owners: [],
-    nextVfioIndex: 0,
     nextPid: 1000,
     log: [],
     options: { legacyMessages: false, genericResetWhatIf: false },

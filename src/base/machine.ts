@@ -181,7 +181,6 @@ export interface Machine {
   /** modules that modprobe can load on this machine (name → what it provides) */
   modulesAvailable: ModuleInfo[];
   owners: Owner[];
-  nextVfioIndex: number;
   nextPid: number;
   log: LogLine[];
   /** policies and what-ifs the user opted into */
