@@ -31,13 +31,27 @@ function callDriverProbe(m: Machine, dev: Device, drv: Driver): ErrnoName | null
 }
 
 /**
+ * The errno of the device's last failed probe in this process. drivers_probe swallows
+ * it, as the kernel does; the CLI uses it to say why a "successful" probe bound nothing.
+ */
+const lastError = new WeakMap<Device, ErrnoName>();
+
+export function lastProbeError(dev: Device): ErrnoName | undefined {
+  return lastError.get(dev);
+}
+
+/**
  * really_probe: link the driver, run its probe, undo on failure. Returns null on
  * success or the probe's errno (the caller decides whether it reaches user space).
  */
 export function reallyProbe(m: Machine, dev: Device, drv: Driver): ErrnoName | null {
   dev.driver = drv.name;
   const err = callDriverProbe(m, dev, drv);
-  if (err === null) return null;
+  if (err === null) {
+    lastError.delete(dev);
+    return null;
+  }
+  lastError.set(dev, err);
   if (err !== 'EPROBE_DEFER' && err !== 'ENODEV' && err !== 'ENXIO') {
     if (m.options.legacyMessages) {
       dev.driver = null;

@@ -26,10 +26,7 @@ export class KernelError extends Error {
   get errno(): number {
     return errnoNumber(this.code);
   }
-  withHint(hint: string | undefined): KernelError {
-    if (hint === undefined) return this;
-    return new KernelError(this.code, { op: this.op, hint, message: this.message, path: this.path });
-  }
+
 
 }
 

@@ -61,6 +61,11 @@ export function explainText(steps: readonly Step[], st: Style): string {
   return out;
 }
 
+/** Kernel log lines as a command prints them after its own lines. */
+export function kernelLines(dmesg: readonly string[]): string {
+  return dmesg.map((l) => `kernel: ${l}\n`).join('');
+}
+
 /** Exit statuses (documented in --help and README). */
 export const EXIT = { OK: 0, REFUSED: 1, USAGE: 2, TREE: 3, STATE: 4, INTERNAL: 70 } as const;
 

@@ -8,9 +8,8 @@ import * as fs from 'node:fs';
 import type { Context } from './context.js';
 import type { Machine } from '../base/machine.js';
 import { statePath, readState, writeState, acquireLock } from '../state/store.js';
-import { tick } from '../klog/klog.js';
+import { tick, logSince } from '../klog/klog.js';
 import { Sys } from './sys.js';
-import { advance } from '../userspace/owner.js';
 import { UsageError, KernelError } from '../base/errors.js';
 import type { DeviceTree } from '../devicetree/tree.js';
 
@@ -83,6 +82,8 @@ export async function withMachine<T>(ctx: Context, g: GlobalOpts, mode: 'read' |
       note(ctx, g, `no state file at ${p}; booted the bundled default machine (${m.model})`);
     } else {
       tick(m);
+      // only mutating commands let time pass; read-only ones never load the owner model
+      const { advance } = await import('../userspace/owner.js');
       advance(m);
     }
     const logBefore = m.log.length;
@@ -90,7 +91,7 @@ export async function withMachine<T>(ctx: Context, g: GlobalOpts, mode: 'read' |
     try {
       result = await fn({ m, sys: new Sys(m), path: p });
     } catch (e) {
-      if (e instanceof KernelError) e.dmesg = m.log.slice(logBefore).map((l) => l.text);
+      if (e instanceof KernelError) e.dmesg = logSince(m, logBefore);
       throw e;
     }
     if (!g.dryRun) writeState(p, m);

@@ -4,7 +4,7 @@
  * with the reason for it, which is what `--explain` prints.
  */
 import type { Machine } from '../base/machine.js';
-import { sysRoot } from '../sysfs/tree.js';
+import { sysRoot, missingPathHint } from '../sysfs/tree.js';
 import { vread, vwrite, vlist, resolve, type VEntry, type VDir } from '../sysfs/vfs.js';
 
 export interface Step {
@@ -45,10 +45,10 @@ export class Sys {
   write(path: string, value: string, why: string, opts: { newline?: boolean } = {}): number {
     const nl = opts.newline ?? true;
     const data = nl ? value + '\n' : value;
-    const cmd = `echo ${nl ? '' : '-n '}${value === '' ? '' : shq(value) + ' '}> ${shq(path)}`.replace('  ', ' ');
+    const cmd = ['echo', ...(nl ? [] : ['-n']), ...(value === '' ? [] : [shq(value)]), '>', shq(path)].join(' ');
     const step = this.record(cmd, why);
     try {
-      const n = vwrite(this.root, path, data);
+      const n = vwrite(this.root, path, data, (p) => missingPathHint(this.m, p));
       step.result = 'ok';
       return n;
     } catch (e) {

@@ -37,6 +37,11 @@ export function devErr(m: Machine, dev: Device, text: string): void {
   printk(m, KERN_ERR, devPrefix(dev) + text);
 }
 
+/** The texts of the lines logged since the log had `before` lines (what one command printed). */
+export function logSince(m: Machine, before: number): string[] {
+  return m.log.slice(before).map((l) => l.text);
+}
+
 /** `[    1.234567] ` as dmesg prints it. */
 export function formatTimestamp(us: number): string {
   const s = Math.floor(us / 1_000_000);

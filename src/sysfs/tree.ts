@@ -157,7 +157,11 @@ function bindHint(m: Machine, drv: Driver, dev: Device | undefined, buf: string)
   return `${drv.name} does not match ${dev.name} (compatible ${dev.of.compatible.join(', ') || 'none'}); set driver_override first: vfioctl override ${dev.name} ${drv.name}`;
 }
 
-function probeHint(m: Machine, dev: Device, drv: Driver, err: string): string | undefined {
+/**
+ * What to do about a failed probe. `vfioPlatformLoaded` says whether the user's machine has
+ * the module loaded (a sequence that is thrown away may have loaded it only in passing).
+ */
+export function probeHint(m: Machine, dev: Device, drv: Driver, err: string, vfioPlatformLoaded = m.modules.some((x) => x.name === 'vfio_platform')): string | undefined {
   if (err === 'EBUSY' && dev.driver !== null) {
     return `${dev.name} is already bound to ${dev.driver}; unbind it first: vfioctl unbind ${dev.name}`;
   }
@@ -169,11 +173,23 @@ function probeHint(m: Machine, dev: Device, drv: Driver, err: string): string | 
     return `the generic reset-controller what-if refuses ${dev.name}: its reset line is shared with ${dev.resets.flatMap((r) => r.sharedWith).join(', ')}, so asserting it would reset those blocks too`;
   }
   if (err === 'ENOENT' && drv.kind === 'vfio') {
-    return `no reset handler for "${dev.of.compatible[0] ?? ''}"; vfio-platform requires one unless loaded with reset_required=0: vfioctl rmmod vfio-platform && vfioctl modprobe vfio-platform reset_required=0`;
+    return `no reset handler for "${dev.of.compatible[0] ?? ''}"; vfio-platform requires one unless loaded with reset_required=0: ${vfioPlatformLoaded ? 'vfioctl rmmod vfio-platform && ' : ''}vfioctl modprobe vfio-platform reset_required=0`;
   }
   if (err === 'EINVAL' && drv.kind === 'vfio' && dev.iommuGroup === null) {
     return `${dev.name} is in no IOMMU group (its node has no "iommus"); VFIO can only give user space a device an IOMMU isolates`;
   }
+  return undefined;
+}
+
+/** Why a sysfs path a user wrote to does not exist, and what to do (ENOENT hint). */
+export function missingPathHint(m: Machine, path: string): string | undefined {
+  const drv = /^\/sys\/bus\/([^/]+)\/drivers\/([^/]+)(\/|$)/.exec(path);
+  if (drv && !m.drivers.some((d) => d.bus === drv[1] && d.name === drv[2])) {
+    const name = drv[2]!;
+    if (name === 'vfio-platform' || name === 'vfio-amba') return `the ${name} driver is not registered: its module is not loaded; run: vfioctl modprobe ${name}`;
+    return `no ${drv[1]} driver is named ${name}; drivers: ${m.drivers.filter((d) => d.bus === drv[1]).map((d) => d.name).join(', ') || 'none'}`;
+  }
+  if (/\/(new_id|remove_id)$/.test(path)) return 'the platform bus has no new_id/remove_id (that is PCI and USB): use driver_override instead';
   return undefined;
 }
 

@@ -107,18 +107,13 @@ export function vread(root: VDir, path: string): string {
 }
 
 /** write(2) of `buf` (a byte string) to an attribute, as `echo` would do it. Returns the count. */
-export function vwrite(root: VDir, path: string, buf: string): number {
+export function vwrite(root: VDir, path: string, buf: string, missingHint?: (path: string) => string | undefined): number {
   let r: Resolved;
   try {
     r = resolve(root, path, true, 'write');
   } catch (e) {
     if (e instanceof KernelError && e.code === 'ENOENT') {
-      const vfioDrv = /\/drivers\/(vfio-platform|vfio-amba)(\/|$)/.exec(path);
-      const hint = vfioDrv
-        ? `the ${vfioDrv[1]} driver is not registered: its module is not loaded; run: vfioctl modprobe ${vfioDrv[1]}`
-        : /\/(new_id|remove_id)$/.test(path)
-          ? 'the platform bus has no new_id/remove_id (that is PCI and USB): use driver_override instead'
-          : 'sysfs files cannot be created; check the path with: vfioctl sysfs ls ' + parentOf(path);
+      const hint = missingHint?.(path) ?? 'sysfs files cannot be created; check the path with: vfioctl sysfs ls ' + parentOf(path);
       throw new KernelError('ENOENT', { path, op: 'open', hint });
     }
     throw e;

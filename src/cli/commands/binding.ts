@@ -3,7 +3,8 @@ import type { Machine, Device } from '../../base/machine.js';
 import { KernelError } from '../../base/errors.js';
 import { lookupDevice } from '../devices.js';
 import type { Sys } from '../sys.js';
-import { isLoaded } from '../../base/module.js';
+import { lastProbeError } from '../../base/dd.js';
+import { logSince } from '../../klog/klog.js';
 
 export interface BindingResult {
   device: string;
@@ -25,7 +26,7 @@ function result(m: Machine, d: Device, action: string, notes: string[], logBefor
     driverOverride: d.driverOverride,
     iommuGroup: d.iommuGroup,
     notes,
-    dmesg: m.log.slice(logBefore).map((l) => l.text),
+    dmesg: logSince(m, logBefore),
   };
 }
 
@@ -69,18 +70,7 @@ export function unbind(m: Machine, sys: Sys, name: string): BindingResult {
 export function bind(m: Machine, sys: Sys, name: string, driver: string): BindingResult {
   const d = lookupDevice(m, name);
   const before = m.log.length;
-  const drvDir = `/sys/bus/${d.bus}/drivers/${driver}`;
-  if (!m.drivers.some((x) => x.bus === d.bus && x.name === driver)) {
-    const mod = driver === 'vfio-platform' || driver === 'vfio-amba' ? driver : null;
-    throw new KernelError('ENOENT', {
-      op: 'open',
-      path: `${drvDir}/bind`,
-      hint: mod && !isLoaded(m, mod)
-        ? `the ${driver} driver is not registered: its module is not loaded; run: vfioctl modprobe ${mod}`
-        : `no ${d.bus} driver is named ${driver}; drivers: ${m.drivers.filter((x) => x.bus === d.bus).map((x) => x.name).join(', ') || 'none'}`,
-    });
-  }
-  sys.write(`${drvDir}/bind`, d.name, `ask ${driver} to probe ${d.name}; unlike drivers_probe, bind returns the probe's error`);
+  sys.write(`/sys/bus/${d.bus}/drivers/${driver}/bind`, d.name, `ask ${driver} to probe ${d.name}; unlike drivers_probe, bind returns the probe's error`);
   return result(m, d, 'bind', [`bound to ${d.driver}`, ...whatIfNotes(d)], before);
 }
 
@@ -94,9 +84,9 @@ export function probe(m: Machine, sys: Sys, name: string): BindingResult {
   if (wasBound) notes.push(`already bound to ${wasBound}: drivers_probe does nothing for a bound device`);
   else if (d.driver) notes.push(`bound to ${d.driver}`, ...whatIfNotes(d));
   else {
-    const failed = m.log.slice(before).some((l) => l.text.includes('probe'));
+    const err = lastProbeError(d);
     notes.push(
-      failed
+      err
         ? `drivers_probe returned success, but ${d.name} is NOT bound: the probe failed (kernel log below)`
         : `drivers_probe returned success, but no driver matched ${d.name}${d.driverOverride ? ` (driver_override "${d.driverOverride}" names no registered driver)` : ''}`,
     );

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import type { Out } from '../main.js';
 import { withMachine } from '../session.js';
 import { UsageError } from '../../base/errors.js';
+import { kernelLines } from '../output.js';
+import { logSince } from '../../klog/klog.js';
 
 type Action = (fn: (o: Out, ...args: never[]) => Promise<void>) => (...args: unknown[]) => Promise<void>;
 
@@ -96,8 +98,8 @@ export function registerCommands(program: Command, action: Action): void {
         await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
           const before = m.log.length;
           const n = sysfsWrite(sys, p, value, !opts.n);
-          const dmesg = m.log.slice(before).map((l) => l.text);
-          o.emit({ path: p, written: n, dmesg }, o.g.quiet ? '' : dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
+          const dmesg = logSince(m, before);
+          o.emit({ path: p, written: n, dmesg }, o.g.quiet ? '' : kernelLines(dmesg), sys.steps);
         });
       }),
     ),
@@ -121,7 +123,7 @@ export function registerCommands(program: Command, action: Action): void {
     const b = await import('./binding.js');
     await withMachine(o.ctx, o.g, 'write', (s) => {
       const r = fn(b, s);
-      const text = r.notes.map((n) => `${r.device}: ${n}\n`).join('') + r.dmesg.map((l) => `kernel: ${l}\n`).join('');
+      const text = r.notes.map((n) => `${r.device}: ${n}\n`).join('') + kernelLines(r.dmesg);
       o.emit({ ...r }, text, s.sys.steps);
     });
   };

@@ -5,6 +5,7 @@ import { statePath, readState, writeState, acquireLock } from '../../state/store
 import { lockTimeoutMs } from '../session.js';
 import { StateError, KernelError } from '../../base/errors.js';
 import { boot } from '../../base/boot.js';
+import { kernelLines } from '../output.js';
 
 export async function load(o: Out, treeName: string, opts: { force?: boolean; legacy?: boolean; include?: string[] }): Promise<void> {
   const tree = await loadTree(o.ctx, treeName, opts.include ?? []);
@@ -40,5 +41,5 @@ export async function load(o: Out, treeName: string, opts: { force?: boolean; le
     bound,
     dmesg: m.log.map((l) => l.text).filter((t) => /duplicate|failed/.test(t)),
   };
-  o.emit(data, `booted ${m.model} from ${m.tree.file} (${m.tree.format}): ${m.devices.length} devices, ${m.groups.length} IOMMU groups, ${bound} bound to host drivers\n` + data.dmesg.map((l) => `kernel: ${l}\n`).join(''));
+  o.emit(data, `booted ${m.model} from ${m.tree.file} (${m.tree.format}): ${m.devices.length} devices, ${m.groups.length} IOMMU groups, ${bound} bound to host drivers\n` + kernelLines(data.dmesg));
 }

@@ -3,7 +3,8 @@ import type { Out } from '../main.js';
 import { withMachine } from '../session.js';
 import { modprobe, rmmod, findModuleInfo, isLoaded, canonicalModuleName } from '../../base/module.js';
 import { UsageError } from '../../base/errors.js';
-import { table } from '../output.js';
+import { table, kernelLines } from '../output.js';
+import { logSince } from '../../klog/klog.js';
 
 export function parseParams(params: readonly string[]): Record<string, string> {
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -19,18 +20,19 @@ export async function modprobeCmd(o: Out, mod: string, params: string[]): Promis
   const args = parseParams(params);
   await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
     const before = m.log.length;
-    const already = isLoaded(m, mod) || (findModuleInfo(m, mod) !== undefined && isLoaded(m, findModuleInfo(m, mod)!.name));
+    const info = findModuleInfo(m, mod);
+    const already = info !== undefined && isLoaded(m, info.name);
     const unboundBefore = new Set(m.devices.filter((d) => !d.driver).map((d) => d.name));
     const inserted = sys.run(`modprobe ${[mod, ...params].join(' ')}`, 'load the module; it registers its driver, and autoprobe binds devices whose driver_override names it', () => modprobe(m, mod, args));
     const notes: string[] = [];
     if (already) {
-      notes.push(`${canonicalModuleName(findModuleInfo(m, mod)?.name ?? mod)} is already loaded: nothing changed${params.length ? ' (its parameters are not changed either: rmmod it first to load it with new ones)' : ''}`);
+      notes.push(`${info?.name ?? canonicalModuleName(mod)} is already loaded: nothing changed${params.length ? ' (its parameters are not changed either: rmmod it first to load it with new ones)' : ''}`);
     } else notes.push(`loaded ${inserted.join(', ')}`);
     for (const d of m.devices) {
       if (d.driver && unboundBefore.has(d.name)) notes.push(`${d.name}: bound to ${d.driver} (autoprobe: its driver_override names the new driver)`);
     }
-    const dmesg = m.log.slice(before).map((l) => l.text);
-    o.emit({ module: mod, inserted, alreadyLoaded: already, dmesg }, notes.map((n) => n + '\n').join('') + dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
+    const dmesg = logSince(m, before);
+    o.emit({ module: mod, inserted, alreadyLoaded: already, dmesg }, notes.map((n) => n + '\n').join('') + kernelLines(dmesg), sys.steps);
   });
 }
 

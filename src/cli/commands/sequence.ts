@@ -5,19 +5,11 @@ import { lookupDevice } from '../devices.js';
 import { isLoaded, modprobe } from '../../base/module.js';
 import { devPath, whatIfNotes } from './binding.js';
 import { KernelError } from '../../base/errors.js';
-import { ERRNO, type ErrnoName } from '../../base/errno.js';
-
-/** The errno of the last "probe … failed with error -N" line; ENODEV when no probe ran. */
-function probeErrno(log: readonly string[]): ErrnoName {
-  for (let i = log.length - 1; i >= 0; i--) {
-    const mm = /failed with error -(\d+)/.exec(log[i]!);
-    if (!mm) continue;
-    const n = Number(mm[1]);
-    const name = (Object.keys(ERRNO) as ErrnoName[]).find((k) => ERRNO[k][0] === n);
-    if (name) return name;
-  }
-  return 'ENODEV';
-}
+import { lastProbeError } from '../../base/dd.js';
+import { findDriver } from '../../base/machine.js';
+import { probeHint } from '../../sysfs/tree.js';
+import { logSince } from '../../klog/klog.js';
+import { kernelLines } from '../output.js';
 
 export async function passthrough(o: Out, name: string, driverOpt: string | undefined): Promise<void> {
   await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
@@ -44,24 +36,19 @@ export async function passthrough(o: Out, name: string, driverOpt: string | unde
       sys.write(`/sys/bus/${d.bus}/drivers_probe`, d.name, 'probe: only the overridden driver can match now');
       const link = sys.readlink(devPath(d, 'driver'), 'drivers_probe succeeds even when the probe fails: verify the driver link');
       if (d.driver !== driver) {
-        const log = m.log.slice(before).map((l) => l.text);
-        throw new KernelError(probeErrno(log), {
+        const err = lastProbeError(d) ?? 'ENODEV';
+        const drv = findDriver(m, d.bus, driver);
+        throw new KernelError(err, {
           op: 'exec',
           path: `/sys/bus/${d.bus}/drivers_probe`,
           message: `passthrough stopped: ${driver} did not bind ${d.name} (driver link: ${link ?? 'none'}) although drivers_probe reported success; the probe failed with the error below. Nothing was changed: vfioctl runs the sequence all-or-nothing`,
-          hint: d.iommuGroup === null
-            ? `${d.name} is in no IOMMU group; VFIO cannot isolate it`
-            : log.some((l) => l.includes('No reset function')) && m.options.genericResetWhatIf && d.resets.some((r) => r.sharedWith.length > 0)
-              ? `the generic reset-controller what-if refuses ${d.name}: its reset line is shared with ${d.resets.flatMap((r) => r.sharedWith).join(', ')}, so asserting it would reset those blocks too`
-            : log.some((l) => l.includes('No reset function'))
-              ? `no reset function for ${d.of.compatible[0]}; either provide a reset module or accept the risk: ${wasLoaded ? 'vfioctl rmmod vfio-platform && ' : ''}vfioctl modprobe vfio-platform reset_required=0`
-              : 'see the kernel lines above; vfioctl dmesg shows them in context',
+          hint: (drv && probeHint(m, d, drv, err, wasLoaded)) ?? 'see the kernel lines above; vfioctl dmesg shows them in context',
         });
       }
       lines.push(`probe: bound to ${driver}; /dev/vfio/${d.iommuGroup} is there`, ...whatIfNotes(d));
     }
-    const dmesg = m.log.slice(before).map((l) => l.text);
-    o.emit({ device: d.name, driver: d.driver, driverOverride: d.driverOverride, iommuGroup: d.iommuGroup, dmesg }, lines.map((l) => l + '\n').join('') + dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
+    const dmesg = logSince(m, before);
+    o.emit({ device: d.name, driver: d.driver, driverOverride: d.driverOverride, iommuGroup: d.iommuGroup, dmesg }, lines.map((l) => l + '\n').join('') + kernelLines(dmesg), sys.steps);
   });
 }
 
@@ -80,7 +67,7 @@ export async function restore(o: Out, name: string): Promise<void> {
     sys.write(`/sys/bus/${d.bus}/drivers_probe`, d.name, 'let the host driver that matches the compatible bind again');
     sys.readlink(devPath(d, 'driver'), 'verify which driver bound');
     lines.push(d.driver ? `probe: bound to ${d.driver}` : `probe: no host driver matched ${d.name}; it stays unbound`);
-    const dmesg = m.log.slice(before).map((l) => l.text);
-    o.emit({ device: d.name, driver: d.driver, driverOverride: d.driverOverride, dmesg }, lines.map((l) => l + '\n').join('') + dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
+    const dmesg = logSince(m, before);
+    o.emit({ device: d.name, driver: d.driver, driverOverride: d.driverOverride, dmesg }, lines.map((l) => l + '\n').join('') + kernelLines(dmesg), sys.steps);
   });
 }

@@ -5,7 +5,8 @@ import { lookupDevice } from '../devices.js';
 import { KernelError, UsageError } from '../../base/errors.js';
 import { deviceInfo, regionInfo, irqInfo } from '../../vfio/info.js';
 import { vfioOpen, vfioClose, killOwner, startDevice, stopDevice, resetIoctl, unmaskIrq } from '../../userspace/owner.js';
-import { table } from '../output.js';
+import { table, kernelLines } from '../output.js';
+import { logSince } from '../../klog/klog.js';
 import type { Device, Machine } from '../../base/machine.js';
 
 const hexFlags = (n: number): string => '0x' + n.toString(16);
@@ -85,9 +86,9 @@ export async function ownerCmd(o: Out, what: 'open' | 'close' | 'start' | 'stop'
       unmaskIrq(m, sys, dev, owner, index);
       lines.push(`${dev.name}: IRQ ${index} unmasked`);
     }
-    const dmesg = m.log.slice(before).map((l) => l.text);
+    const dmesg = logSince(m, before);
     data = { ...data, activity: { running: dev.activity.running, dmaWrites: dev.activity.dmaWrites, dmaFaults: dev.activity.dmaFaults, irqsRaised: dev.activity.irqsRaised }, dmesg };
-    o.emit(data, lines.map((l) => l + '\n').join('') + dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
+    o.emit(data, lines.map((l) => l + '\n').join('') + kernelLines(dmesg), sys.steps);
   });
 }
 
@@ -96,11 +97,11 @@ export async function killCmd(o: Out, name: string): Promise<void> {
     const before = m.log.length;
     const { owner, released } = killOwner(m, sys, name);
     const still = released.map((n) => m.devices.find((d) => d.name === n)!).filter((d) => d.activity.running);
-    const dmesg = m.log.slice(before).map((l) => l.text);
+    const dmesg = logSince(m, before);
     const lines = [`'${owner.name}' (pid ${owner.pid}) killed; the kernel released ${released.join(', ') || 'nothing'}`];
     for (const d of still) lines.push(`WARNING: ${d.name} is STILL RUNNING: no reset function quiesced it; its DMA now faults in the IOMMU and its IRQs wait for the next owner`);
     for (const n of released) if (!still.some((d) => d.name === n)) lines.push(`${n}: quiet (reset on release)`);
-    o.emit({ owner: owner.name, pid: owner.pid, released, stillRunning: still.map((d) => d.name), dmesg }, lines.map((l) => l + '\n').join('') + dmesg.map((l) => `kernel: ${l}\n`).join(''), sys.steps);
+    o.emit({ owner: owner.name, pid: owner.pid, released, stillRunning: still.map((d) => d.name), dmesg }, lines.map((l) => l + '\n').join('') + kernelLines(dmesg), sys.steps);
   });
 }
 
