@@ -5,12 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { REPO, tempState } from './helpers.js';
+import { existsSync } from 'node:fs';
+import { REPO, tempState, golden } from './helpers.js';
 
 const BIN = path.join(REPO, 'bin', 'vfioctl');
-const GOLDEN = path.join(REPO, 'test', 'golden');
 
 interface Step { argv: string[]; exit?: number }
 
@@ -27,17 +26,6 @@ function session(steps: Step[]): { transcript: string; stderrs: string[] } {
     stderrs.push(r.stderr);
   }
   return { transcript, stderrs };
-}
-
-function golden(name: string, actual: string): void {
-  const file = path.join(GOLDEN, `${name}.txt`);
-  if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(file, actual);
-    if (process.env['UPDATE_GOLDEN'] !== '1') assert.fail(`golden ${file} was missing and has been written; check it and rerun`);
-    return;
-  }
-  assert.equal(actual, readFileSync(file, 'utf8'), `output differs from ${file} (UPDATE_GOLDEN=1 to rewrite)`);
 }
 
 test('e2e: default machine, passthrough and restore of the xgmac', () => {
@@ -88,4 +76,18 @@ test('e2e: usage error and help exit statuses', () => {
   const ver = spawnSync(process.execPath, [BIN, '--version'], { cwd: REPO, env, encoding: 'utf8' });
   assert.equal(ver.status, 0);
   assert.equal(ver.stdout, '0.1.0\n');
+});
+
+test('e2e: a reader that goes away (| head) ends the output quietly: no stack trace, the command still saves', () => {
+  const state = tempState();
+  const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: path.dirname(state), VFIOCTL_STATE: state, NO_COLOR: '1' };
+  for (const cmd of [`"${BIN}" --help | head -1`, `"${BIN}" dmesg | head -1`, `"${BIN}" --explain passthrough fff51000.ethernet | head -1`]) {
+    const r = spawnSync('sh', ['-c', cmd], { cwd: REPO, env, encoding: 'utf8' });
+    assert.equal(r.status, 0, cmd);
+    assert.equal(r.stdout.split('\n').length, 2, `${cmd}: one line`);
+    assert.doesNotMatch(r.stderr, /EPIPE|\n\s+at /, `${cmd}: ${r.stderr}`);
+  }
+  const st = spawnSync(process.execPath, [BIN, '--json', 'status'], { cwd: REPO, env, encoding: 'utf8' });
+  const eth = (JSON.parse(st.stdout) as { devices: { name: string; driver: string | null }[] }).devices.find((d) => d.name === 'fff51000.ethernet');
+  assert.equal(eth?.driver, 'vfio-platform', 'the passthrough whose output was cut short was saved');
 });

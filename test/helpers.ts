@@ -1,5 +1,6 @@
 /** Shared test helpers: repo paths, booting bundled trees in memory, in-process CLI runs. */
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,3 +70,18 @@ export async function run(statePath: string, ...argv: string[]): Promise<RunResu
 export function stateBytes(p: string): Buffer | null {
   return existsSync(p) ? readFileSync(p) : null;
 }
+
+const GOLDEN = path.join(REPO, 'test', 'golden');
+
+/** compare with test/golden/NAME.txt (UPDATE_GOLDEN=1 rewrites it; a missing one is written and the test fails) */
+export function golden(name: string, actual: string): void {
+  const file = path.join(GOLDEN, `${name}.txt`);
+  if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
+    mkdirSync(GOLDEN, { recursive: true });
+    writeFileSync(file, actual);
+    if (process.env['UPDATE_GOLDEN'] !== '1') assert.fail(`golden ${file} was missing and has been written; check it and rerun`);
+    return;
+  }
+  assert.equal(actual, readFileSync(file, 'utf8'), `output differs from ${file} (UPDATE_GOLDEN=1 to rewrite)`);
+}
+

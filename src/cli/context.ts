@@ -23,10 +23,23 @@ export interface Context {
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
+/**
+ * A writer that goes quiet once the reader has gone (EPIPE, e.g. `vfioctl dmesg | head`):
+ * the command still finishes, saves and releases its lock; nothing is printed about it.
+ */
+function pipeWriter(stream: NodeJS.WriteStream): Writer {
+  let closed = false;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    closed = true;
+  });
+  return { write: (s) => void (closed || stream.write(s)) };
+}
+
 export function processContext(): Context {
   return {
-    stdout: { write: (s) => void process.stdout.write(s) },
-    stderr: { write: (s) => void process.stderr.write(s) },
+    stdout: pipeWriter(process.stdout),
+    stderr: pipeWriter(process.stderr),
     stdoutIsTTY: process.stdout.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
     env: process.env,

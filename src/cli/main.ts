@@ -75,7 +75,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--explain', 'also print the shell lines / ioctls a real system needs for this step, with the reason for each')
     .option('--no-color', 'no colour (also NO_COLOR)')
     .option('-q, --quiet', 'no notes on stderr')
-    .option('-n, --dry-run', 'run the command but do not save the machine')
+    .option('--dry-run', 'run the command but do not save the machine')
     .addHelpText('after', EXIT_HELP)
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -90,10 +90,18 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
 
   const { registerCommands } = await import('./commands/index.js');
   registerCommands(program, action);
+  const ran = { top: null as string | null };
+  program.hook('preAction', (_p, cmd) => {
+    let c = cmd;
+    while (c.parent && c.parent !== program) c = c.parent;
+    ran.top = c.name();
+  });
 
+  let failure: unknown = null;
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
+    failure = e;
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
       if (e.code === 'commander.executeSubCommandAsync') return EXIT.OK;
@@ -108,7 +116,26 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
       ctx.stderr.write(rep.lines.map((l, i) => (i === 0 ? st.red('vfioctl: ') + l : l.startsWith('hint:') ? st.yellow('hint:') + l.slice(5) : l)).join('\n') + '\n');
     }
   }
+  if (ran.top !== null && !NO_LESSON_CHECK.has(ran.top)) await lessonCheck(await getOut(), failure);
   return exit;
+}
+
+/** commands after which a lesson in progress is not checked */
+const NO_LESSON_CHECK = new Set(['lesson', 'demo', 'completion', '__complete']);
+
+/** While a lesson is in progress, tell the learner where the last command left them. */
+async function lessonCheck(o: Out, failure: unknown): Promise<void> {
+  const { activeLesson } = await import('../state/lessons.js');
+  const { mainStatePath } = await import('./session.js');
+  const main = mainStatePath(o.ctx, o.g);
+  const lesson = activeLesson(main);
+  if (!lesson) return;
+  try {
+    const { afterCommand } = await import('./commands/lesson.js');
+    await afterCommand(o, main, lesson, failure);
+  } catch (e) {
+    o.ctx.stderr.write(`vfioctl: lesson ${lesson}: could not check progress: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
 }
 
 export async function run(): Promise<void> {

@@ -56,9 +56,19 @@ export function explainText(steps: readonly Step[], st: Style): string {
   if (steps.length === 0) return '';
   let out = '';
   for (const s of steps) {
-    out += st.dim(`# ${s.why}`) + '\n' + s.command + (s.result && s.result !== 'ok' ? st.dim(`   # → ${s.result}`) : '') + '\n';
+    out += st.dim(`# ${s.why}`) + '\n' + s.command + resultNote(s, st) + '\n';
   }
   return out;
+}
+
+/** `# → value` after an explained command: errnos always; a value only when the command line does not show it already. */
+function resultNote(s: Step, st: Style): string {
+  const r = s.result;
+  if (!r || r === 'ok') return '';
+  const errno = /^E[A-Z0-9]+$/.test(r);
+  if (!errno && /( = | → )/.test(s.command)) return '';
+  const lines = r.split('\n');
+  return st.dim(`   # → ${lines[0]}${lines.length > 1 ? ` (+${lines.length - 1} more lines)` : ''}`);
 }
 
 /** Kernel log lines as a command prints them after its own lines. */

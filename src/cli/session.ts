@@ -12,6 +12,7 @@ import { tick, logSince } from '../klog/klog.js';
 import { Sys } from './sys.js';
 import { UsageError, KernelError } from '../base/errors.js';
 import type { DeviceTree } from '../devicetree/tree.js';
+import { activeLesson, scratchPath } from '../state/lessons.js';
 
 export interface GlobalOpts {
   state?: string;
@@ -29,6 +30,18 @@ export function lockTimeoutMs(ctx: Context): number {
 
 export function note(ctx: Context, g: GlobalOpts, text: string): void {
   if (!g.quiet) ctx.stderr.write(`vfioctl: ${text}\n`);
+}
+
+/** The learner's own state file: --state, $VFIOCTL_STATE, XDG. */
+export function mainStatePath(ctx: Context, g: GlobalOpts): string {
+  return statePath(g.state, { env: ctx.env, homedir: ctx.homedir });
+}
+
+/** The state file commands act on: the learner's own, or the scratch machine of the lesson in progress. */
+export function activeStatePath(ctx: Context, g: GlobalOpts): string {
+  const p = mainStatePath(ctx, g);
+  const lesson = activeLesson(p);
+  return lesson ? scratchPath(p, lesson) : p;
 }
 
 /** `default`, a bundled tree name (`highbank`), or a path. */
@@ -66,7 +79,7 @@ export interface Session {
 
 /** Run `fn` on the machine. In write mode, under the lock; saved only if `fn` succeeds. */
 export async function withMachine<T>(ctx: Context, g: GlobalOpts, mode: 'read' | 'write', fn: (s: Session) => T | Promise<T>): Promise<T> {
-  const p = statePath(g.state, { env: ctx.env, homedir: ctx.homedir });
+  const p = activeStatePath(ctx, g);
   if (mode === 'read') {
     let m = readState(p);
     if (m) return fn({ m, sys: new Sys(m), path: p });

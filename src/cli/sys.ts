@@ -3,6 +3,7 @@
  * write, a module command or a VFIO ioctl made through here, and each is recorded
  * with the reason for it, which is what `--explain` prints.
  */
+import { posix } from 'node:path';
 import type { Machine } from '../base/machine.js';
 import { sysRoot, missingPathHint } from '../sysfs/tree.js';
 import { vread, vwrite, vlist, resolve, type VEntry, type VDir } from '../sysfs/vfs.js';
@@ -71,10 +72,11 @@ export class Sys {
     try {
       const r = resolve(this.root, path, false, 'read');
       if (r.node.kind !== 'link') return null;
-      step.result = r.node.target;
+      // readlink prints the link as stored: relative to the directory it is in
+      step.result = posix.relative(posix.dirname(r.path), r.node.target);
       return r.node.target;
     } catch {
-      step.result = '(none)';
+      step.result = '(no such link: readlink prints nothing and fails)';
       return null;
     }
   }

@@ -19,6 +19,7 @@ export function registerCommands(program: Command, action: Action): void {
   const VFIO = 'VFIO (modules, info, reset):';
   const OWNERS = 'User-space owners:';
   const MACHINE = 'Machine:';
+  const TEACH = 'Teaching:';
 
   // ---- machine ----
   example(
@@ -37,8 +38,11 @@ export function registerCommands(program: Command, action: Action): void {
   example(
     grp(program.command('status').description('every device: driver, override, IOMMU group, reset method, owner, activity'), INSPECT).action(
       action(async (o) => {
-        const { statusData, statusText } = await import('./inspect.js');
-        await withMachine(o.ctx, o.g, 'read', ({ m }) => o.emit(statusData(m), statusText(m, o.st)));
+        const { statusData, statusText, explainStatus } = await import('./inspect.js');
+        await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
+          explainStatus(sys, m);
+          o.emit(statusData(m), statusText(m, o.st), sys.steps);
+        });
       }),
     ),
     'vfioctl status\nvfioctl status --json | jq \'.devices[] | {name, driver}\'',
@@ -49,7 +53,8 @@ export function registerCommands(program: Command, action: Action): void {
         const { showData, showText, lookupDevice } = await import('./inspect.js');
         await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
           const d = lookupDevice(m, dev);
-          o.emit(showData(m, d, sys), o.g.json ? '' : showText(m, d, sys, o.st), sys.steps);
+          const data = showData(m, d, sys);
+          o.emit(data, o.g.json ? '' : showText(m, d, data.sysfs, o.st), sys.steps);
         });
       }),
     ),
@@ -58,8 +63,11 @@ export function registerCommands(program: Command, action: Action): void {
   example(
     grp(program.command('groups').description('IOMMU groups: members, viability (and why not), /dev/vfio/<N>'), INSPECT).action(
       action(async (o) => {
-        const { groupsData, groupsText } = await import('./inspect.js');
-        await withMachine(o.ctx, o.g, 'read', ({ m }) => o.emit(groupsData(m), groupsText(m, o.st)));
+        const { groupsData, groupsText, explainGroups } = await import('./inspect.js');
+        await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
+          explainGroups(sys, m);
+          o.emit(groupsData(m), groupsText(m, o.st), sys.steps);
+        });
       }),
     ),
     'vfioctl groups',
@@ -67,12 +75,13 @@ export function registerCommands(program: Command, action: Action): void {
   example(
     grp(program.command('dmesg').description('the kernel log of this machine').option('--level <n>', 'only lines at this printk level or more urgent (3 err, 4 warn, 6 info)'), INSPECT).action(
       action(async (o, opts: { level?: string }) => {
-        const { dmesgLines } = await import('./inspect.js');
+        const { dmesgLines, explainDmesg } = await import('./inspect.js');
         const level = opts.level === undefined ? undefined : Number(opts.level);
         if (level !== undefined && !Number.isInteger(level)) throw new UsageError(`--level takes a number 0-7, not "${opts.level}"`);
-        await withMachine(o.ctx, o.g, 'read', ({ m }) => {
+        await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
+          explainDmesg(sys, level);
           const lines = dmesgLines(m, level === undefined ? {} : { level });
-          o.emit({ lines }, lines.map((l) => l + '\n').join(''));
+          o.emit({ lines }, lines.map((l) => l + '\n').join(''), sys.steps);
         });
       }),
     ),
@@ -290,5 +299,25 @@ export function registerCommands(program: Command, action: Action): void {
       }),
     ),
     'vfioctl policy generic-reset on',
+  );
+
+  // ---- teaching ----
+  example(
+    grp(program.command('lesson').argument('[name]', 'lesson to start or resume (name or letter), or: hint, stop').option('--restart', 'start the lesson over on a fresh machine').description('guided lessons you type yourself, each on its own scratch machine (no name: list them with progress)'), TEACH).action(
+      action(async (o, name: string | undefined, opts: { restart?: boolean }) => {
+        const { lessonCmd } = await import('./lesson.js');
+        await lessonCmd(o, name, opts);
+      }),
+    ),
+    'vfioctl lesson                # list lessons and progress\nvfioctl lesson passthrough    # start (or resume) lesson a\nvfioctl lesson hint           # the current step: hint, command, real-system lines\nvfioctl lesson stop           # back to your own machine',
+  );
+  example(
+    grp(program.command('demo').argument('[name]', 'demo to run (no name: list them)').option('--pace <ms>', 'pause before each command, in milliseconds (default 700 on a terminal, 0 otherwise)').description('a lesson run for an audience: each command printed, run and answered, on a scratch machine'), TEACH).action(
+      action(async (o, name: string | undefined, opts: { pace?: string }) => {
+        const { demoCmd } = await import('./demo.js');
+        await demoCmd(o, name, opts);
+      }),
+    ),
+    'vfioctl demo passthrough --pace 1500\nvfioctl demo no-reset > no-reset.txt',
   );
 }

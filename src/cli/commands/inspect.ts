@@ -1,4 +1,5 @@
 /** status, show, groups, dmesg: read-only views. */
+import { posix } from 'node:path';
 import type { Machine, Device } from '../../base/machine.js';
 import { triggerName } from '../../base/machine.js';
 import { isViable, viabilityReason, hasVfioNode } from '../../iommu/group.js';
@@ -50,7 +51,7 @@ export function statusText(m: Machine, st: Style): string {
   return out;
 }
 
-export function showText(m: Machine, d: Device, sys: Sys, st: Style): string {
+export function showText(m: Machine, d: Device, sysfs: ShowSysfs, st: Style): string {
   const base = `/sys/bus/${d.bus}/devices/${d.name}`;
   const lines: [string, string][] = [
     ['name', d.name],
@@ -76,25 +77,35 @@ export function showText(m: Machine, d: Device, sys: Sys, st: Style): string {
     out += table(d.resets.map((r) => [`  ${r.controller}`, `<${r.args.join(' ')}>`, r.sharedWith.length ? `shared with ${r.sharedWith.join(', ')}` : 'dedicated']));
   }
   out += `\n${st.bold(base + '/')}\n`;
-  for (const attr of ['driver_override', 'modalias']) out += `  ${attr}: ${sys.read(`${base}/${attr}`, `read ${attr}`).replace(/\n$/, '')}\n`;
-  out += `  driver -> ${d.driver ? `../../../bus/${d.bus}/drivers/${d.driver}` : '(no link: not bound)'}\n`;
-  out += `  iommu_group -> ${d.iommuGroup !== null ? `../../../kernel/iommu_groups/${d.iommuGroup}` : '(no link)'}\n`;
-  out += `  uevent:\n${sys.read(`${base}/uevent`, 'read uevent').split('\n').filter(Boolean).map((l) => '    ' + l).join('\n')}\n`;
+  out += `  driver_override: ${sysfs.driver_override}\n  modalias: ${sysfs.modalias}\n`;
+  const rel = (target: string): string => posix.relative(deviceDir(d), target);
+  out += `  driver -> ${sysfs.driver ? rel(sysfs.driver) : '(no link: not bound)'}\n`;
+  out += `  iommu_group -> ${sysfs.iommu_group ? rel(sysfs.iommu_group) : '(no link)'}\n`;
+  out += `  uevent:\n${sysfs.uevent.map((l) => '    ' + l).join('\n')}\n`;
   out += `  (real directory: ${deviceDir(d)})\n`;
   return out;
 }
 
-export function showData(m: Machine, d: Device, sys: Sys): Record<string, unknown> {
+export interface ShowSysfs {
+  path: string;
+  driver_override: string;
+  modalias: string;
+  uevent: string[];
+  driver: string | null;
+  iommu_group: string | null;
+}
+
+export function showData(m: Machine, d: Device, sys: Sys): Record<string, unknown> & { sysfs: ShowSysfs } {
   const base = `/sys/bus/${d.bus}/devices/${d.name}`;
   return {
     ...deviceJson(m, d),
     sysfs: {
       path: deviceDir(d),
-      driver_override: sys.read(`${base}/driver_override`, 'read driver_override').replace(/\n$/, ''),
-      modalias: sys.read(`${base}/modalias`, 'read modalias').replace(/\n$/, ''),
-      uevent: sys.read(`${base}/uevent`, 'read uevent').split('\n').filter(Boolean),
-      driver: d.driver ? `/sys/bus/${d.bus}/drivers/${d.driver}` : null,
-      iommu_group: d.iommuGroup !== null ? `/sys/kernel/iommu_groups/${d.iommuGroup}` : null,
+      driver_override: sys.read(`${base}/driver_override`, 'the only driver allowed to bind it; (null) means none is forced').replace(/\n$/, ''),
+      modalias: sys.read(`${base}/modalias`, 'what modprobe matches module aliases against').replace(/\n$/, ''),
+      uevent: sys.read(`${base}/uevent`, 'the variables udev sees for it, DRIVER= while bound').split('\n').filter(Boolean),
+      driver: sys.readlink(`${base}/driver`, 'the bound driver (no link: unbound)') === null ? null : `/sys/bus/${d.bus}/drivers/${d.driver}`,
+      iommu_group: sys.readlink(`${base}/iommu_group`, 'its IOMMU group (no link: no IOMMU, so no VFIO)') === null ? null : `/sys/kernel/iommu_groups/${d.iommuGroup}`,
     },
   };
 }
@@ -142,3 +153,32 @@ export function dmesgLines(m: Machine, opts: { level?: number } = {}): string[] 
   return m.log.filter((l) => opts.level === undefined || l.level <= opts.level).map((l) => `${formatTimestamp(l.t)} ${l.text}`);
 }
 
+
+// ---- --explain: what a real system runs to see the same ----
+
+export function explainStatus(sys: Sys, m: Machine): void {
+  for (const bus of ['platform', 'amba'] as const) {
+    if (!m.devices.some((d) => d.bus === bus)) continue;
+    sys.record(`ls /sys/bus/${bus}/devices`, `every ${bus} device the kernel created from the device tree`);
+    sys.record(
+      `for d in /sys/bus/${bus}/devices/*; do echo "\${d##*/} drv=$(basename "$(readlink $d/driver)") override=$(cat $d/driver_override) group=$(basename "$(readlink $d/iommu_group)")"; done`,
+      'driver, driver_override and IOMMU group of each device (no driver link: unbound)',
+    );
+  }
+  if (m.modules.some((x) => x.name === 'vfio_platform')) sys.record('cat /sys/module/vfio_platform/parameters/reset_required', 'whether vfio-platform refuses devices it cannot reset');
+  if (m.owners.some((o) => o.alive)) sys.record("ls -l /proc/[0-9]*/fd 2>/dev/null | grep /dev/vfio", 'which processes hold VFIO fds: the owners');
+}
+
+export function explainGroups(sys: Sys, m: Machine): void {
+  sys.record('ls /sys/kernel/iommu_groups', 'one directory per IOMMU group');
+  for (const g of m.groups) sys.record(`ls /sys/kernel/iommu_groups/${g.id}/devices`, `members of group ${g.id}: user space owns them together`);
+  if (m.groups.length) sys.record('for l in /sys/kernel/iommu_groups/*/devices/*/driver; do echo "$l -> $(readlink $l)"; done', 'viable = every member is unbound or bound to a VFIO driver');
+  sys.record('ls -l /dev/vfio', 'a group has a /dev/vfio/<N> node once a member is bound to a VFIO driver');
+}
+
+const LEVEL_NAMES = ['emerg', 'alert', 'crit', 'err', 'warn', 'notice', 'info', 'debug'];
+
+export function explainDmesg(sys: Sys, level: number | undefined): void {
+  if (level === undefined) sys.record('dmesg', 'the kernel log: probe failures and VFIO messages appear only here');
+  else sys.record(`dmesg --level=${LEVEL_NAMES.slice(0, Math.max(0, Math.min(7, level)) + 1).join(',')}`, `only messages at level ${level} or more urgent`);
+}

@@ -1,7 +1,7 @@
 /** load <tree>: boot a new machine, replacing the state (refuses to drop open VFIO devices without --force). */
 import type { Out } from '../main.js';
-import { loadTree, note } from '../session.js';
-import { statePath, readState, writeState, acquireLock } from '../../state/store.js';
+import { loadTree, note, activeStatePath } from '../session.js';
+import { readState, writeState, acquireLock } from '../../state/store.js';
 import { lockTimeoutMs } from '../session.js';
 import { StateError, KernelError } from '../../base/errors.js';
 import { boot } from '../../base/boot.js';
@@ -10,7 +10,7 @@ import { kernelLines } from '../output.js';
 export async function load(o: Out, treeName: string, opts: { force?: boolean; legacy?: boolean; include?: string[] }): Promise<void> {
   const tree = await loadTree(o.ctx, treeName, opts.include ?? []);
   const m = boot(tree, { legacyMessages: opts.legacy ?? false });
-  const p = statePath(o.g.state, { env: o.ctx.env, homedir: o.ctx.homedir });
+  const p = activeStatePath(o.ctx, o.g);
   const lock = acquireLock(p, lockTimeoutMs(o.ctx));
   try {
     let old = null;
@@ -41,5 +41,10 @@ export async function load(o: Out, treeName: string, opts: { force?: boolean; le
     bound,
     dmesg: m.log.map((l) => l.text).filter((t) => /duplicate|failed/.test(t)),
   };
-  o.emit(data, `booted ${m.model} from ${m.tree.file} (${m.tree.format}): ${m.devices.length} devices, ${m.groups.length} IOMMU groups, ${bound} bound to host drivers\n` + kernelLines(data.dmesg));
+  const steps = [
+    ...(/\.dts$/.test(treeName) ? [{ command: `dtc -I dts -O dtb -o board.dtb ${treeName}`, why: 'compile the source into the blob a bootloader hands to the kernel (cpp first if it has #include)' }] : []),
+    { command: 'reboot', why: 'a real kernel reads its device tree only at boot: install the new .dtb where the bootloader loads it (e.g. U-Boot: load it, then booti with its address) and reboot' },
+    { command: 'ls /sys/bus/platform/devices', why: 'the devices of_platform_populate created from the new tree' },
+  ];
+  o.emit(data, `booted ${m.model} from ${m.tree.file} (${m.tree.format}): ${m.devices.length} devices, ${m.groups.length} IOMMU groups, ${bound} bound to host drivers\n` + kernelLines(data.dmesg), steps);
 }

@@ -49,7 +49,9 @@ export async function rmmodCmd(o: Out, mod: string): Promise<void> {
 }
 
 export async function lsmodCmd(o: Out): Promise<void> {
-  await withMachine(o.ctx, o.g, 'read', ({ m }) => {
+  await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
+    sys.record('lsmod', 'loaded modules and who uses them (/proc/modules)');
+    for (const x of m.modules) if (Object.keys(x.params).length) sys.record(`grep -H . /sys/module/${x.name}/parameters/*`, `the parameters ${x.name} was loaded with`);
     const mods = [...m.modules].reverse().map((x) => {
       const users = x.holders.filter((h) => !h.includes(':'));
       return { name: x.name, usedBy: users, refcount: x.holders.length, params: x.params };
@@ -58,6 +60,6 @@ export async function lsmodCmd(o: Out): Promise<void> {
       ? table([['Module', 'Used by'], ...mods.map((x) => [x.name, `${x.refcount}${x.usedBy.length ? ' ' + x.usedBy.join(',') : ''}`])]) +
         mods.filter((x) => Object.keys(x.params).length).map((x) => `${x.name} parameters: ${Object.entries(x.params).map(([k, v]) => `${k}=${v}`).join(' ')}\n`).join('')
       : 'no modules loaded (vfio-platform is a module: vfioctl modprobe vfio-platform)\n';
-    o.emit({ modules: mods }, text);
+    o.emit({ modules: mods }, text, sys.steps);
   });
 }

@@ -108,7 +108,8 @@ export async function killCmd(o: Out, name: string): Promise<void> {
 export async function policyCmd(o: Out, name: string, onoff: string): Promise<void> {
   if (name !== 'generic-reset') throw new UsageError(`unknown policy "${name}"`, 'known: generic-reset');
   if (onoff !== 'on' && onoff !== 'off') throw new UsageError('say on or off');
-  await withMachine(o.ctx, o.g, 'write', ({ m }) => {
+  await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
+    sys.record('# (none on mainline Linux)', 'the generic reset-controller path was never merged: only a kernel carrying that series could reset through "resets"');
     m.options.genericResetWhatIf = onoff === 'on';
     o.emit(
       { policy: name, enabled: m.options.genericResetWhatIf, inMainline: false },
@@ -116,6 +117,7 @@ export async function policyCmd(o: Out, name: string, onoff: string): Promise<vo
         ? 'WHAT-IF (not in mainline Linux): vfio-platform may now reset a device through its "resets" line when it has exactly one that no other device uses.\n' +
           'This is Geert Uytterhoeven\'s 2018 series, never merged: the reset maintainer pointed out that even an "exclusive" reset control does not prove the wire is dedicated, so asserting it could reset other blocks. Shared lines are refused.\n'
         : 'generic reset-controller what-if is off (mainline behaviour)\n',
+      sys.steps,
     );
   });
 }
