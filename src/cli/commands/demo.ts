@@ -54,7 +54,8 @@ export async function demoCmd(o: Out, name: string | undefined, opts: { pace?: s
   if (!s) throw new UsageError(`no demo named "${name}"`, `demos: ${SCENARIOS.map((x) => x.name).join(', ')}`);
   const pace = parsePace(opts.pace, o.ctx.stdoutIsTTY);
   const live = !o.g.json;
-  const spin = live && o.ctx.stdoutIsTTY && pace > 0;
+  // a terminal that reports no width (some recorders) would make ora clear the screen line by line
+  const spin = live && o.ctx.stdoutIsTTY && pace > 0 && (process.stdout.columns ?? 0) > 0;
   const ora = spin ? (await import('ora')).default : null;
   const { main } = await import('../main.js');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-demo-'));
