@@ -101,11 +101,12 @@ test('lesson: typical mistakes are explained in lesson terms and name the fix', 
   assert.match(cleared.stderr, /✓ step 7\/9/);
 });
 
-test('lesson groups: opening a device of a non-viable group is explained', async () => {
+test('lesson groups: binding, then opening, a device of a non-viable group is explained', async () => {
   const state = tempState();
   await run(state, 'lesson', 'groups');
   await run(state, 'modprobe', 'vfio-platform');
-  await run(state, 'passthrough', 'fff60000.crypto');
+  const bound = await run(state, 'passthrough', 'fff60000.crypto');
+  assert.match(bound.stderr, /careful: fff60000\.crypto is bound to vfio-platform, but IOMMU group 2 is not viable \(fff61000\.rng is bound to host driver acme-rng\)/);
   const scratch = scratchPath(state, 'groups');
   const before = stateBytes(scratch);
   const open = await run(state, 'open', 'fff60000.crypto');

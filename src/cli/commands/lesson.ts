@@ -9,7 +9,7 @@ import type { Out } from '../main.js';
 import { mainStatePath, bootDefault, lockTimeoutMs } from '../session.js';
 import { readState, writeState, acquireLock } from '../../state/store.js';
 import { activeLesson, setActiveLesson, scratchPath, readProgress, writeProgress, type LessonProgress } from '../../state/lessons.js';
-import { SCENARIOS, findScenario, type Scenario } from '../../teach/scenarios.js';
+import { SCENARIOS, findScenario, commonMistakes, type Scenario } from '../../teach/scenarios.js';
 import { checkSteps, currentStep, explainRefusal, freshProgress } from '../../teach/lesson.js';
 import { UsageError, KernelError } from '../../base/errors.js';
 import { colorWanted, makeStyle, table, type Style } from '../output.js';
@@ -157,8 +157,7 @@ export async function afterCommand(o: Out, main: string, lesson: string, error: 
     if (error instanceof KernelError) {
       lines.push(`${tag} ${st.yellow('refused, and nothing changed:')} ${explainRefusal(step, error.code, error.path, m)}`);
     } else if (changed) {
-      const careful = s.watch?.(m, p.step);
-      if (careful) lines.push(`${tag} ${st.yellow('careful:')} ${careful}`);
+      for (const careful of [s.watch?.(m, p.step), ...commonMistakes(m)]) if (careful) lines.push(`${tag} ${st.yellow('careful:')} ${careful}`);
       const why = completed.length === 0 ? step.notYet?.(m) : null;
       if (why) lines.push(`${tag} ${st.yellow('not yet:')} ${why}`);
     }
