@@ -19,6 +19,7 @@ export function registerCommands(program: Command, action: Action): void {
   const VFIO = 'VFIO (modules, info, reset):';
   const OWNERS = 'User-space owners:';
   const MACHINE = 'Machine:';
+  const TEACH = 'Teaching:';
 
   // ---- machine ----
   example(
@@ -290,5 +291,16 @@ export function registerCommands(program: Command, action: Action): void {
       }),
     ),
     'vfioctl policy generic-reset on',
+  );
+
+  // ---- teaching ----
+  example(
+    grp(program.command('export').argument('<dir>', 'directory to create (or an empty one)').description('write the machine\'s /sys and /dev/vfio as a real directory tree (Linux layout, relative links) for ls, cat, readlink, find'), TEACH)
+      .option('--force', 'replace the sys/ and dev/ of an earlier export in <dir> (nothing else in it is touched)')
+      .action(action(async (o, dir: string, opts: { force?: boolean }) => {
+        const { exportCmd } = await import('./export.js');
+        await exportCmd(o, dir, opts);
+      })),
+    'vfioctl export /tmp/machine && readlink /tmp/machine/sys/bus/platform/devices/fff51000.ethernet/driver\nvfioctl export --force /tmp/machine   # again, after a change',
   );
 }
