@@ -1,5 +1,5 @@
 /** Every command: its flags, help example, and the wiring to its run/render functions. */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Out } from '../main.js';
 import { withMachine } from '../session.js';
 import { UsageError } from '../../base/errors.js';
@@ -295,12 +295,24 @@ export function registerCommands(program: Command, action: Action): void {
 
   // ---- teaching ----
   example(
-    grp(program.command('export').argument('<dir>', 'directory to create (or an empty one)').description('write the machine\'s /sys and /dev/vfio as a real directory tree (Linux layout, relative links) for ls, cat, readlink, find'), TEACH)
+    grp(program.command('export').argument('<dir>', 'directory to create (or an empty one)').description('write /sys and /dev/vfio as a real directory tree (for ls -l, cat, readlink, find)'), TEACH)
       .option('--force', 'replace the sys/ and dev/ of an earlier export in <dir> (nothing else in it is touched)')
       .action(action(async (o, dir: string, opts: { force?: boolean }) => {
         const { exportCmd } = await import('./export.js');
         await exportCmd(o, dir, opts);
       })),
     'vfioctl export /tmp/machine && readlink /tmp/machine/sys/bus/platform/devices/fff51000.ethernet/driver\nvfioctl export --force /tmp/machine   # again, after a change',
+  );
+  example(
+    grp(program.command('graph').description('the machine as a picture: devices in IOMMU groups, drivers, owners (DOT or Mermaid)'), TEACH)
+      .addOption(new Option('--format <format>', 'output language').choices(['dot', 'mermaid']).default('dot'))
+      .action(action(async (o, opts: { format: 'dot' | 'mermaid' }) => {
+        const { renderGraph } = await import('./graph.js');
+        await withMachine(o.ctx, o.g, 'read', ({ m }) => {
+          const text = renderGraph(m, opts.format);
+          o.emit({ format: opts.format, graph: text }, text);
+        });
+      })),
+    'vfioctl graph | dot -Tsvg > machine.svg\nvfioctl graph --format mermaid > machine.mmd',
   );
 }
