@@ -1,5 +1,5 @@
 /** Every command: its flags, help example, and the wiring to its run/render functions. */
-import { type Command, Option } from 'commander';
+import { type Command, Option, Argument } from 'commander';
 import type { Out } from '../main.js';
 import { withMachine } from '../session.js';
 import { UsageError } from '../../base/errors.js';
@@ -314,5 +314,22 @@ export function registerCommands(program: Command, action: Action): void {
         });
       })),
     'vfioctl graph | dot -Tsvg > machine.svg\nvfioctl graph --format mermaid > machine.mmd',
+  );
+  example(
+    grp(program.command('completion').description('print a bash, zsh or fish completion script'), TEACH)
+      .addHelpText('after', '\nDevice, owner, driver and module names are read from the machine when Tab is pressed\n(read-only: the state file of --state on the line, or $VFIOCTL_STATE, …); with no state file\nyet, the names of the bundled default machine are offered and nothing is written.')
+      .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
+      .action(action(async (o, shell: 'bash' | 'zsh' | 'fish') => {
+        const { completionCmd } = await import('./completion.js');
+        await completionCmd(o, program, shell);
+      })),
+    'source <(vfioctl completion bash)          # in ~/.bashrc\nsource <(vfioctl completion zsh)           # in ~/.zshrc, after compinit\nvfioctl completion fish > ~/.config/fish/completions/vfioctl.fish',
+  );
+  // for the completion scripts: names from the machine, read-only (never boots a state file)
+  program.command('__complete', { hidden: true }).argument('<kind>').argument('[prefix]', 'what the word starts with (sysfs)', '').action(
+    action(async (o, kind: string, prefix: string) => {
+      const { completeCmd } = await import('./completion.js');
+      await completeCmd(o, kind, prefix);
+    }),
   );
 }
