@@ -13,11 +13,11 @@ import type { GlobalOpts } from '../session.js';
 import type { Machine } from '../../base/machine.js';
 import { UsageError } from '../../base/errors.js';
 
-export const SHELLS = ['bash', 'zsh', 'fish'] as const;
-export type Shell = (typeof SHELLS)[number];
+const SHELLS = ['bash', 'zsh', 'fish'] as const;
+type Shell = (typeof SHELLS)[number];
 
 /** Names `vfioctl __complete KIND` prints (one per line). */
-export const DYNAMIC = ['devices', 'owners', 'drivers', 'modules', 'loaded', 'trees', 'sysfs'] as const;
+const DYNAMIC = ['devices', 'owners', 'drivers', 'modules', 'loaded', 'trees', 'sysfs'] as const;
 type Dynamic = (typeof DYNAMIC)[number];
 
 /**
@@ -53,7 +53,7 @@ const OPT_KINDS: Record<string, Kind> = {
   '--level': '=0,1,2,3,4,5,6,7',
 };
 
-export const INSTALL: Record<Shell, string> = {
+const INSTALL: Record<Shell, string> = {
   bash: 'source <(vfioctl completion bash)          # in ~/.bashrc',
   zsh: 'source <(vfioctl completion zsh)           # in ~/.zshrc, after compinit',
   fish: 'vfioctl completion fish > ~/.config/fish/completions/vfioctl.fish',
@@ -66,7 +66,7 @@ interface OptSpec {
   description: string;
 }
 
-export interface CmdSpec {
+interface CmdSpec {
   /** "" for the program, "unbind", "sysfs cat" */
   path: string;
   description: string;
@@ -76,7 +76,7 @@ export interface CmdSpec {
   subcommands: CmdSpec[];
 }
 
-export interface CompletionSpec {
+interface CompletionSpec {
   root: CmdSpec;
   /** every command, the program first */
   all: CmdSpec[];
@@ -235,7 +235,7 @@ _vfioctl_kind() {
 }
 `;
 
-export function bashScript(s: CompletionSpec): string {
+function bashScript(s: CompletionSpec): string {
   return `${header('bash', '#')}
 ${SH_SPEC(shCases(s))}
 # candidates for one kind of word, into COMPREPLY (uses vf and vstate of the caller)
@@ -301,7 +301,7 @@ function zshDescribe(s: CompletionSpec): string {
   return out;
 }
 
-export function zshScript(s: CompletionSpec): string {
+function zshScript(s: CompletionSpec): string {
   return `#compdef vfioctl
 ${header('zsh', '#', 'vfioctl completion zsh > "${fpath[1]}/_vfioctl"   # a directory in $fpath')}compdef _vfioctl vfioctl
 
@@ -357,7 +357,7 @@ function fishKindArgs(k: Kind): string {
   }
 }
 
-export function fishScript(s: CompletionSpec): string {
+function fishScript(s: CompletionSpec): string {
   const glob = globalOptions(s);
   const switchOf = (pick: (c: CmdSpec) => string[]): string =>
     s.all
@@ -462,7 +462,7 @@ ${lines.join('\n')}
 `;
 }
 
-export function completionScript(program: Command, shell: Shell): string {
+function completionScript(program: Command, shell: Shell): string {
   const s = completionSpec(program);
   return shell === 'bash' ? bashScript(s) : shell === 'zsh' ? zshScript(s) : fishScript(s);
 }
@@ -513,7 +513,7 @@ async function sysfsCandidates(m: Machine, prefix: string): Promise<string[]> {
   }
 }
 
-export async function completeWords(ctx: Context, g: GlobalOpts, kind: string, prefix: string): Promise<string[]> {
+async function completeWords(ctx: Context, g: GlobalOpts, kind: string, prefix: string): Promise<string[]> {
   if (!(DYNAMIC as readonly string[]).includes(kind)) {
     throw new UsageError(`__complete: unknown kind "${kind}"`, `kinds: ${DYNAMIC.join(', ')} (this command is for the completion scripts: vfioctl completion --help)`);
   }

@@ -25,12 +25,12 @@ export const MARKER = '.vfioctl-export';
 const TOP = ['sys', 'dev'] as const;
 
 /** One entry of the tree to write; `path` is the machine path ("/sys/bus/platform"). */
-export type PlanEntry =
+type PlanEntry =
   | { kind: 'dir'; path: string }
   | { kind: 'file'; path: string; mode: number; content: string; rdev?: string }
   | { kind: 'link'; path: string; target: string };
 
-export interface ExportResult {
+interface ExportResult {
   dir: string;
   files: number;
   links: number;
@@ -51,12 +51,12 @@ function checkName(name: string, parent: string): void {
 }
 
 /** The link target as sysfs shows it: relative to the link's directory (../../../bus/platform). */
-export function relativeTarget(linkPath: string, target: string): string {
+function relativeTarget(linkPath: string, target: string): string {
   return path.posix.relative(path.posix.dirname(linkPath), path.posix.resolve('/', target)) || '.';
 }
 
 /** Walk the generated tree (never following links) into the list of entries to write, parents first. */
-export function planExport(root: VDir): PlanEntry[] {
+function planExport(root: VDir): PlanEntry[] {
   const out: PlanEntry[] = [];
   const walk = (d: VDir, at: string): void => {
     for (const name of d.list().sort()) {
@@ -116,7 +116,7 @@ function linkRefusal(p: string, what: string): KernelError {
  * directory without --force; with --force remove only the sys/ and dev/ of an earlier
  * export (every check is made before anything is removed).
  */
-export function prepareTarget(dir: string, force: boolean): void {
+function prepareTarget(dir: string, force: boolean): void {
   const st = lstatOrNull(dir);
   if (!st) {
     try {
@@ -182,7 +182,7 @@ function createFile(p: string, content: string, mode: number): void {
 const octal = (mode: number): string => mode.toString(8).padStart(4, '0');
 
 /** Write the plan under `base` (prepared, absolute), recording each step as the shell line it stands for. */
-export function writeExport(base: string, plan: readonly PlanEntry[], sys: Sys, model: string): ExportResult {
+function writeExport(base: string, plan: readonly PlanEntry[], sys: Sys, model: string): ExportResult {
   const res: ExportResult = { dir: base, files: 0, links: 0, dirs: 0, devNodes: 0 };
   let at = base;
   try {

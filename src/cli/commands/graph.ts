@@ -9,8 +9,8 @@
 import type { Machine, Device } from '../../base/machine.js';
 import { isViable, hasVfioNode } from '../../iommu/group.js';
 
-export const GRAPH_FORMATS = ['dot', 'mermaid'] as const;
-export type GraphFormat = (typeof GRAPH_FORMATS)[number];
+const GRAPH_FORMATS = ['dot', 'mermaid'] as const;
+type GraphFormat = (typeof GRAPH_FORMATS)[number];
 
 type DeviceState = 'host' | 'vfio' | 'unbound';
 type DriverState = 'host' | 'vfio' | 'missing';
@@ -21,7 +21,7 @@ interface GOwner { id: string; lines: string[] }
 interface GGroup { id: string; label: string; viable: boolean; devices: GDevice[] }
 interface GEdge { from: string; to: string; kind: 'bound' | 'override' | 'holds'; label?: string }
 
-export interface GraphModel {
+interface GraphModel {
   title: string;
   groups: GGroup[];
   /** devices in no IOMMU group */
@@ -51,7 +51,7 @@ function deviceState(m: Machine, d: Device): DeviceState {
   return m.drivers.find((x) => x.bus === d.bus && x.name === d.driver)?.kind === 'vfio' ? 'vfio' : 'host';
 }
 
-export function graphModel(m: Machine): GraphModel {
+function graphModel(m: Machine): GraphModel {
   const drivers: GDriver[] = m.drivers.map((d, i) => ({ id: `drv${i}`, lines: [d.name], state: d.kind }));
   const driverId = new Map<string, string>(m.drivers.map((d, i) => [`${d.bus}/${d.name}`, `drv${i}`]));
   const edges: GEdge[] = [];
@@ -160,7 +160,7 @@ function dotLegend(): string {
   return `  subgraph cluster_legend {\n    graph ${dotAttrs({ label: 'Legend', color: '#999999', style: 'rounded' })};\n${body}  }\n`;
 }
 
-export function toDot(g: GraphModel): string {
+function toDot(g: GraphModel): string {
   let out = 'digraph vfioctl {\n';
   out += `  graph ${dotAttrs({ label: g.title, labelloc: 't', rankdir: 'LR', compound: 'true', fontname: 'Helvetica', fontsize: 12 })};\n`;
   out += `  node ${dotAttrs({ shape: 'box', style: 'filled', fontname: 'Helvetica', fontsize: 10, color: LINE.normal })};\n`;
@@ -258,7 +258,7 @@ function mermaidLegend(): string[] {
   ];
 }
 
-export function toMermaid(g: GraphModel): string {
+function toMermaid(g: GraphModel): string {
   const out: string[] = ['---', `title: ${JSON.stringify(visible(g.title))}`, '---', 'flowchart LR']; // YAML front matter: a JSON string is a YAML string
   for (const grp of g.groups) {
     out.push(`subgraph ${grp.id}[${mermaidString([grp.label])}]`);
