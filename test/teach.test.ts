@@ -179,8 +179,9 @@ test('--explain works on every command: the JSON document carries a non-empty ex
     'modprobe vfio-platform', 'override fff52000.dma vfio-platform', 'unbind fff52000.dma', 'probe fff52000.dma', 'override fff52000.dma --clear',
     'bind fff52000.dma --driver acme-dma', 'passthrough fff51000.ethernet', 'info fff51000.ethernet', 'regions fff51000.ethernet', 'irqs fff51000.ethernet',
     'open fff51000.ethernet --owner qemu', 'start fff51000.ethernet', 'unmask fff51000.ethernet 0', 'reset fff51000.ethernet', 'stop fff51000.ethernet',
-    'close fff51000.ethernet', 'restore fff51000.ethernet', 'policy generic-reset off', 'rmmod vfio-platform', 'load default', 'lesson', 'demo',
+    'close fff51000.ethernet', 'restore fff51000.ethernet', 'policy generic-reset off', 'graph', 'graph --format mermaid', 'completion bash', 'rmmod vfio-platform', 'load default', 'lesson', 'demo',
   ];
+  cmds.push(`export ${path.join(path.dirname(state), 'export')}`);
   for (const c of cmds) {
     const r = await run(state, '--json', '--explain', ...args(c));
     assert.equal(r.code, 0, `${c}: ${r.stderr}`);

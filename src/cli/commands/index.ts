@@ -1,5 +1,5 @@
 /** Every command: its flags, help example, and the wiring to its run/render functions. */
-import type { Command } from 'commander';
+import { type Command, Option, Argument } from 'commander';
 import type { Out } from '../main.js';
 import { withMachine } from '../session.js';
 import { UsageError } from '../../base/errors.js';
@@ -319,5 +319,47 @@ export function registerCommands(program: Command, action: Action): void {
       }),
     ),
     'vfioctl demo passthrough --pace 1500\nvfioctl demo no-reset > no-reset.txt',
+  );
+  example(
+    grp(program.command('export').argument('<dir>', 'directory to create (or an empty one)').description('write /sys and /dev/vfio as a real directory tree (for ls -l, cat, readlink, find)'), TEACH)
+      .option('--force', 'replace the sys/ and dev/ of an earlier export in <dir> (nothing else in it is touched)')
+      .action(action(async (o, dir: string, opts: { force?: boolean }) => {
+        const { exportCmd } = await import('./export.js');
+        await exportCmd(o, dir, opts);
+      })),
+    'vfioctl export /tmp/machine && readlink /tmp/machine/sys/bus/platform/devices/fff51000.ethernet/driver\nvfioctl export --force /tmp/machine   # again, after a change',
+  );
+  example(
+    grp(program.command('graph').description('the machine as a picture: devices in IOMMU groups, drivers, owners (DOT or Mermaid)'), TEACH)
+      .addOption(new Option('--format <format>', 'output language').choices(['dot', 'mermaid']).default('dot'))
+      .action(action(async (o, opts: { format: 'dot' | 'mermaid' }) => {
+        const { renderGraph } = await import('./graph.js');
+        const { explainStatus, explainGroups } = await import('./inspect.js');
+        await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
+          // a real system has no picture, but the same facts are read from the same files
+          explainStatus(sys, m);
+          explainGroups(sys, m);
+          const text = renderGraph(m, opts.format);
+          o.emit({ format: opts.format, graph: text }, text, sys.steps);
+        });
+      })),
+    'vfioctl graph | dot -Tsvg > machine.svg\nvfioctl graph --format mermaid > machine.mmd',
+  );
+  example(
+    grp(program.command('completion').description('print a bash, zsh or fish completion script'), TEACH)
+      .addHelpText('after', '\nDevice, owner, driver and module names are read from the machine when Tab is pressed\n(read-only: the state file of --state on the line, or $VFIOCTL_STATE, …); with no state file\nyet, the names of the bundled default machine are offered and nothing is written.')
+      .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
+      .action(action(async (o, shell: 'bash' | 'zsh' | 'fish') => {
+        const { completionCmd } = await import('./completion.js');
+        await completionCmd(o, program, shell);
+      })),
+    'source <(vfioctl completion bash)          # in ~/.bashrc\nsource <(vfioctl completion zsh)           # in ~/.zshrc, after compinit\nvfioctl completion fish > ~/.config/fish/completions/vfioctl.fish',
+  );
+  // for the completion scripts: names from the machine, read-only (never boots a state file)
+  program.command('__complete', { hidden: true }).argument('<kind>').argument('[prefix]', 'what the word starts with (sysfs)', '').action(
+    action(async (o, kind: string, prefix: string) => {
+      const { completeCmd } = await import('./completion.js');
+      await completeCmd(o, kind, prefix);
+    }),
   );
 }
