@@ -178,3 +178,24 @@ for (const [shell, args] of [['zsh', ['-n']], ['fish', ['--no-execute']]] as con
     assert.equal(r.status, 0, r.stderr);
   });
 }
+
+test('completion fish, run by fish: commands, device names from the state file, lesson names', { skip: has('fish') ? false : 'fish is not installed' }, async () => {
+  const s = await busyMachine();
+  const dir = mkdtempSync(path.join(tmpdir(), 'vfioctl-fish-'));
+  const file = path.join(dir, 'vfioctl.fish');
+  writeFileSync(file, await ok(s, 'completion', 'fish'));
+  const before = stateBytes(s);
+  const complete = (line: string): string[] => {
+    const r = spawnSync('fish', ['--no-config', '-c', `source ${file}; complete -C ${JSON.stringify(line)}`], {
+      encoding: 'utf8',
+      env: { PATH: `${path.join(REPO, 'bin')}:${process.env['PATH'] ?? '/usr/bin:/bin'}`, HOME: dir, VFIOCTL_STATE: s },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return lines(r.stdout).map((l) => l.split('\t')[0]!);
+  };
+  assert.deepEqual(complete('vfioctl ov'), ['override']);
+  assert.deepEqual(complete('vfioctl unbind fff5'), ['fff51000.ethernet', 'fff52000.dma']);
+  assert.deepEqual(complete('vfioctl kill '), ['qemu']);
+  assert.ok(complete('vfioctl lesson ').includes('passthrough'));
+  assert.deepEqual(stateBytes(s), before, 'completing never writes the state');
+});
