@@ -280,19 +280,4 @@ export function parseDtcYaml(text: string, file: string): DeviceTree {
   return { root, file, format: 'dtc-yaml', extras: emptyExtras() };
 }
 
-/** Cheap sniff: first non-comment content is `---`, then a line starting with `- ` (a one-item list). */
-export function looksLikeDtcYaml(text: string): boolean {
-  const lines = text.slice(0, 4096).split(/\r?\n/);
-  let sawStart = false;
-  for (const raw of lines) {
-    const line = raw.replace(/^\uFEFF/, '');
-    if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
-    if (!sawStart) {
-      if (!/^---\s*$/.test(line)) return false;
-      sawStart = true;
-      continue;
-    }
-    return line.startsWith('- ') || line === '-';
-  }
-  return false;
-}
+export { looksLikeDtcYaml } from './yaml-lite.js';

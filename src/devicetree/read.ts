@@ -189,8 +189,11 @@ export async function readTreeFile(file: string, opts: ReadTreeOptions = {}): Pr
   }
   const text = decodeUtf8(bytes, file);
   if (ext === '.dts' || ext === '.dtsi' || looksLikeDts(text)) return readDts(file, opts);
-  const { looksLikeDtcYaml, parseDtcYaml } = await import('./dtc-yaml.js');
-  if (looksLikeDtcYaml(text)) return parseDtcYaml(text, file);
+  const { looksLikeDtcYaml } = await import('./yaml-lite.js');
+  if (looksLikeDtcYaml(text)) {
+    const { parseDtcYaml } = await import('./dtc-yaml.js');
+    return parseDtcYaml(text, file);
+  }
   const { parseOwnYaml } = await import('./own-yaml.js');
   return parseOwnYaml(text, file);
 }

@@ -112,9 +112,9 @@ export function propCells(node: DtNode, p: DtProperty): number[] {
       p.loc ?? node.loc ?? { file: '?' },
     );
   }
-  const dv = new DataView(p.value.buffer, p.value.byteOffset, p.value.byteLength);
-  const out: number[] = [];
-  for (let i = 0; i < p.value.length; i += 4) out.push(dv.getUint32(i, false));
+  const v = p.value;
+  const out: number[] = new Array<number>(v.length >> 2);
+  for (let i = 0; i < v.length; i += 4) out[i >> 2] = ((v[i]! << 24) | (v[i + 1]! << 16) | (v[i + 2]! << 8) | v[i + 3]!) >>> 0;
   return out;
 }
 
@@ -177,18 +177,26 @@ export function baseName(node: DtNode): string {
 
 export function encodeCells(cells: readonly number[]): Uint8Array {
   const out = new Uint8Array(cells.length * 4);
-  const dv = new DataView(out.buffer);
-  cells.forEach((c, i) => dv.setUint32(i * 4, c >>> 0, false));
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells[i]!;
+    out[i * 4] = c >>> 24;
+    out[i * 4 + 1] = c >>> 16;
+    out[i * 4 + 2] = c >>> 8;
+    out[i * 4 + 3] = c;
+  }
   return out;
 }
 
 export function encodeStrings(strings: readonly string[]): Uint8Array {
-  const bytes: number[] = [];
+  let len = 0;
+  for (const s of strings) len += s.length + 1;
+  const out = new Uint8Array(len);
+  let o = 0;
   for (const s of strings) {
-    for (let i = 0; i < s.length; i++) bytes.push(s.charCodeAt(i) & 0xff);
-    bytes.push(0);
+    for (let i = 0; i < s.length; i++) out[o++] = s.charCodeAt(i) & 0xff;
+    out[o++] = 0;
   }
-  return Uint8Array.from(bytes);
+  return out;
 }
 
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
