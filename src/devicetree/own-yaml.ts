@@ -25,10 +25,10 @@
  */
 import { createRequire } from 'node:module';
 import type * as YamlLib from 'yaml';
-import { parseYamlSubset, lineCol, LineIndex, type YNode, type YMap, type YScalarValue } from './yaml-lite.js';
+import { parseYamlSubset, checkFullYamlSize, lineCol, LineIndex, type YNode, type YMap, type YSeq, type YScalarValue } from './yaml-lite.js';
 import {
   type DeviceTree, type DtNode, type SourceLoc, type TreeExtras,
-  TreeError, emptyExtras, newNode, encodeCells, encodeStrings, nodePath,
+  TreeError, MAX_TREE_NODES, emptyExtras, newNode, encodeCells, encodeStrings, nodePath,
 } from './tree.js';
 import { isErrnoName } from '../base/errno.js';
 
@@ -42,6 +42,11 @@ const CELL_OR_EMPTY_PROPS = new Set(['ranges', 'dma-ranges']);
 const NODE_NAME_RE = /^[A-Za-z0-9,._+-]{1,31}(@[A-Za-z0-9,._+-]+)?$/;
 const PROP_NAME_RE = /^[A-Za-z0-9,._+?#-]{1,31}$/;
 const LABEL_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Driver names become /sys/bus/platform/drivers/<name>: no '/', spaces or control characters. */
+const DRIVER_NAME_RE = /^[A-Za-z0-9_.,:+-]{1,64}$/;
+/** Module names as the kernel allows them (MODULE_NAME_LEN 56). */
+const MODULE_NAME_RE = /^[A-Za-z0-9_-]{1,55}$/;
+const PARAM_NAME_RE = /^[A-Za-z0-9_]{1,64}$/;
 
 /** One item of a property value: a cell (number), a string, or a `"&label"` reference. */
 interface Ref {
@@ -62,7 +67,7 @@ class Reader {
   readonly pending: PendingProp[] = [];
   /** nodes with `$acpi-reset: true` and similar node options */
   readonly nodeOptions = new Map<DtNode, { acpiReset: boolean }>();
-  /** nodes read so far (see MAX_NODES) */
+  /** nodes read so far (see MAX_TREE_NODES) */
   nodes = 0;
   private readonly lines: LineIndex;
   constructor(readonly file: string, text: string) {
@@ -82,8 +87,8 @@ class Reader {
 
 /** Deeper trees than this are refused (real trees nest fewer than 10 levels). */
 export const MAX_DEPTH = 64;
-/** Most nodes one tree may have (real boards have a few hundred; see README "Limits on input"). */
-export const MAX_NODES = 200_000;
+/** Most entries in each of the `drivers`, `resets` and `boot.modules` lists (the bundled trees use a handful). */
+export const MAX_LIST_ENTRIES = 1000;
 
 const requireCjs = createRequire(import.meta.url);
 
@@ -95,6 +100,7 @@ const requireCjs = createRequire(import.meta.url);
  * "alias bomb" is an error at its first `*name`.
  */
 export function parseFullYaml(text: string, file: string): YNode | null {
+  checkFullYamlSize(text, file);
   const Y = requireCjs('yaml') as typeof YamlLib;
   const doc = Y.parseDocument(text, { intAsBigInt: true, uniqueKeys: false, prettyErrors: false, strict: true, keepSourceTokens: false });
   const e = doc.errors[0];
@@ -138,8 +144,8 @@ export interface OwnYamlOptions {
 
 export function parseOwnYaml(text: string, file: string, opts: OwnYamlOptions = {}): DeviceTree {
   const r: Reader = new Reader(file, text);
-  const top = (opts.fast === false ? null : parseYamlSubset(text)) ?? parseFullYaml(text, file);
-  if (top?.kind !== 'map') return r.fail('expected a mapping with "vfioctl: 1" and "tree:" at the top level', top);
+  const top = (opts.fast === false ? null : parseYamlSubset(text, file)) ?? parseFullYaml(text, file);
+  if (top?.kind !== 'map') return r.fail('expected a mapping with "vfioctl: 1" and "tree:" at the top level', top ?? { kind: 'scalar', pos: 0, value: null });
   const keys = new Map<string, YNode | null>();
   for (const pair of top.pairs) {
     const k = keyString(r, pair.key);
@@ -174,7 +180,7 @@ function keyString(r: Reader, k: YNode | null): string {
 
 function readNode(r: Reader, node: DtNode, map: YMap, depth = 0): void {
   if (depth > MAX_DEPTH) r.fail(`nodes nest more than ${MAX_DEPTH} levels deep`, map);
-  if (++r.nodes > MAX_NODES) r.fail(`more than ${MAX_NODES.toLocaleString('en-US')} nodes; vfioctl reads trees up to that size`, map);
+  if (++r.nodes > MAX_TREE_NODES) r.fail(`more than ${MAX_TREE_NODES.toLocaleString('en-US')} nodes; vfioctl reads trees up to that size`, map);
   let unitSeen: Map<string, string> | null = null;
   // duplicate keys are checked here (linear) rather than by the parser (quadratic in a wide mapping)
   const keySeen = new Set<string>();
@@ -340,9 +346,13 @@ function readExtras(r: Reader, keys: Map<string, YNode | null>): TreeExtras {
   const drivers = keys.get('drivers');
   if (drivers !== undefined) {
     if (drivers?.kind !== 'seq') return r.fail('"drivers" must be a list of {name, compatible}', drivers);
+    tooMany(r, drivers, 'drivers');
     for (const item of drivers.items) {
       const o = plainObject(r, item, ['name', 'compatible', 'probe-error'], 'drivers entry');
       const name = str(r, o, 'name', item);
+      if (!DRIVER_NAME_RE.test(name) || name === '.' || name === '..') {
+        r.fail(`bad driver name ${JSON.stringify(name)}: it names /sys/bus/platform/drivers/<name>, so 1-64 letters, digits and _.,:+- only`, o.get('name'));
+      }
       const compat = o.get('compatible');
       const compatible = compat === undefined ? [] : strList(r, compat, 'compatible');
       const d: TreeExtras['drivers'][number] = { name, compatible, loc: r.loc(item) };
@@ -359,9 +369,12 @@ function readExtras(r: Reader, keys: Map<string, YNode | null>): TreeExtras {
   const resets = keys.get('resets');
   if (resets !== undefined) {
     if (resets?.kind !== 'seq') return r.fail('"resets" must be a list of {compatible, module}', resets);
+    tooMany(r, resets, 'resets');
     for (const item of resets.items) {
       const o = plainObject(r, item, ['compatible', 'module'], 'resets entry');
-      ex.resets.push({ compatible: str(r, o, 'compatible', item), module: str(r, o, 'module', item), loc: r.loc(item) });
+      const module = str(r, o, 'module', item);
+      if (!MODULE_NAME_RE.test(module)) r.fail(`bad module name ${JSON.stringify(module)}: 1-55 letters, digits, _ and - only`, o.get('module'));
+      ex.resets.push({ compatible: str(r, o, 'compatible', item), module, loc: r.loc(item) });
     }
   }
   const boot = keys.get('boot');
@@ -370,6 +383,7 @@ function readExtras(r: Reader, keys: Map<string, YNode | null>): TreeExtras {
     const mods = o.get('modules');
     if (mods !== undefined) {
       if (mods?.kind !== 'seq') return r.fail('"boot.modules" must be a list of {name, params}', mods);
+      tooMany(r, mods, 'boot.modules');
       for (const item of mods.items) {
         const mo = plainObject(r, item, ['name', 'params'], 'boot module');
         const params: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -377,15 +391,24 @@ function readExtras(r: Reader, keys: Map<string, YNode | null>): TreeExtras {
         if (pv !== undefined) {
           const po = plainObject(r, pv, null, 'params');
           for (const [k, v] of po) {
+            if (!PARAM_NAME_RE.test(k)) r.fail(`bad parameter name ${JSON.stringify(k)}: letters, digits and _ only`, v);
             if (v?.kind !== 'scalar' || v.value === null) return r.fail(`parameter "${k}" must be a scalar`, v);
             params[k] = typeof v.value === 'boolean' ? (v.value ? '1' : '0') : String(v.value);
           }
         }
-        ex.boot.modules.push({ name: str(r, mo, 'name', item), params });
+        const name = str(r, mo, 'name', item);
+        if (!MODULE_NAME_RE.test(name)) r.fail(`bad module name ${JSON.stringify(name)}: 1-55 letters, digits, _ and - only`, mo.get('name'));
+        ex.boot.modules.push({ name, params });
       }
     }
   }
   return ex;
+}
+
+function tooMany(r: Reader, list: YSeq, what: string): void {
+  if (list.items.length > MAX_LIST_ENTRIES) {
+    r.fail(`"${what}" has ${list.items.length} entries; at most ${MAX_LIST_ENTRIES} are allowed`, list.items[MAX_LIST_ENTRIES] ?? list);
+  }
 }
 
 function plainObject(r: Reader, n: YNode | null, allowed: string[] | null, what: string): Map<string, YNode | null> {

@@ -56,6 +56,13 @@ export interface TreeExtras {
 
 export type TreeFormat = 'vfioctl-yaml' | 'dtc-yaml' | 'dtb' | 'dts';
 
+/**
+ * Most nodes a tree may have, whatever its format (README "Limits on input"). Real
+ * boards have a few hundred to a few thousand; a 50,000-node tree loads in a few
+ * seconds and a few hundred MB, and bigger ones are refused before they cost more.
+ */
+export const MAX_TREE_NODES = 50_000;
+
 export interface DeviceTree {
   root: DtNode;
   /** the file it was read from, as the user named it */

@@ -18,6 +18,7 @@
  * Everything here is iterative (no recursion on the input's nesting), so a hostile
  * 10,000-level document cannot overflow the stack.
  */
+import { MAX_TREE_NODES, TreeError } from './tree.js';
 
 /** A scalar's value, resolved with the YAML 1.2 core schema (integers as bigint). */
 export type YScalarValue = string | bigint | number | boolean | null;
@@ -85,8 +86,8 @@ export function lineCol(text: string, offset: number): { line: number; col: numb
 
 // ---- the fast subset parser ----
 
-/** Any character outside printable ASCII and `\n` (tab, CR, BOM, non-ASCII, controls): not for the fast path. */
-const NOT_SIMPLE = /[^\n\x20-\x7e]/;
+/** Any character outside printable ASCII and line ends (tab, lone CR, BOM, non-ASCII, controls): not for the fast path. */
+const NOT_SIMPLE = /[^\n\r\x20-\x7e]|\r(?!\n)/;
 /** Characters a plain scalar may hold in block context (no `#`, `:`, quotes, brackets, braces, backslash, backtick). */
 const BLOCK_PLAIN = /^[A-Za-z0-9_$/][A-Za-z0-9 _$/.,@+=()~;<>?|!%^&*-]*$/;
 /** The same in flow context, which also ends at `,`. */
@@ -97,7 +98,19 @@ const FLOW_KEY = /^[A-Za-z0-9_$/][A-Za-z0-9 _$/.@+=()~;<>?|!%^&*-]*$/;
 /** YAML limits an implicit key to 1024 characters; stay well inside. */
 const MAX_KEY = 1000;
 
+/**
+ * Most values (keys, scalars, lists and mappings) the fast parser builds: a 50,000-node
+ * tree needs about 1.2 million (README "Limits on input"). Keeps a 64 MiB file of `[1,1,…]`
+ * from costing gigabytes.
+ */
+export const MAX_FAST_YAML_VALUES = 1_500_000;
+/** Most values the full `yaml` package is given (it needs about 1 KB of memory per value). */
+export const MAX_FULL_YAML_VALUES = 250_000;
+/** Deepest YAML nesting the full parser is given (the package runs out of stack near 900 levels). */
+export const MAX_YAML_NESTING = 300;
+
 const SP = 0x20;
+const CR = 0x0d;
 const HASH = 0x23;
 const DQUOTE = 0x22;
 const SQUOTE = 0x27;
@@ -149,6 +162,7 @@ interface FlowFrame {
 
 class SubsetParser {
   private readonly t: string;
+  private values = 0;
   private stack: Frame[] = [];
   /** a `key:` with nothing after it on its line: its value is the next lines' block, or null */
   private pending: { pair: YPair; indent: number; nullPos: number } | null = null;
@@ -156,8 +170,19 @@ class SubsetParser {
   private leafIndent = -1;
   private root: YMap | null = null;
 
-  constructor(text: string) {
+  constructor(text: string, private readonly file: string) {
     this.t = text;
+  }
+
+  /** Count one more value built at `pos`; refuse a document with too many. */
+  private count(pos: number): void {
+    if (++this.values > MAX_FAST_YAML_VALUES) {
+      const p = lineCol(this.t, pos);
+      throw new TreeError(
+        `more than ${MAX_FAST_YAML_VALUES.toLocaleString('en-US')} YAML values (keys, items and scalars); a tree has at most ${MAX_TREE_NODES.toLocaleString('en-US')} nodes`,
+        { file: this.file, line: p.line, column: p.col },
+      );
+    }
   }
 
   run(): YMap | null {
@@ -165,8 +190,10 @@ class SubsetParser {
     let ls = 0;
     let sawStart = false;
     while (ls <= t.length) {
-      let le = t.indexOf('\n', ls);
-      if (le < 0) le = t.length;
+      let next = t.indexOf('\n', ls);
+      if (next < 0) next = t.length;
+      // a CRLF line ends before its CR, as the yaml package reads it
+      const le = next > ls && t.charCodeAt(next - 1) === CR ? next - 1 : next;
       let cs = ls;
       while (cs < le && t.charCodeAt(cs) === SP) cs++;
       if (cs < le && t.charCodeAt(cs) !== HASH) {
@@ -176,7 +203,7 @@ class SubsetParser {
           sawStart = true;
         } else this.line(cs - ls, cs, le);
       }
-      ls = le + 1;
+      ls = next + 1;
     }
     if (this.pending) this.closePending();
     return this.root;
@@ -184,6 +211,7 @@ class SubsetParser {
 
   private closePending(): void {
     const p = this.pending!;
+    this.count(p.nullPos);
     p.pair.value = { kind: 'scalar', pos: p.nullPos, value: null };
     this.pending = null;
   }
@@ -197,6 +225,7 @@ class SubsetParser {
     const item = this.isItem(cs, le);
     if (!this.root) {
       if (n !== 0 || item) throw BAIL;
+      this.count(cs);
       this.root = { kind: 'map', pos: cs, pairs: [] };
       this.stack.push({ kind: 'map', indent: 0, node: this.root });
     }
@@ -206,6 +235,7 @@ class SubsetParser {
       const top = this.stack[this.stack.length - 1]!;
       if (n > p.indent) {
         // the value of `key:` is the block that starts here
+        this.count(cs);
         const node: YMap | YSeq = item ? { kind: 'seq', pos: cs, items: [] } : { kind: 'map', pos: cs, pairs: [] };
         p.pair.value = node;
         this.stack.push({ kind: node.kind, indent: n, node });
@@ -216,6 +246,7 @@ class SubsetParser {
       }
       if (n === p.indent && item && top.kind === 'map' && top.indent === n) {
         // `key:` then `- a` at the key's own indentation (a compact sequence)
+        this.count(cs);
         const seq: YSeq = { kind: 'seq', pos: cs, items: [] };
         p.pair.value = seq;
         this.stack.push({ kind: 'seq', indent: n, node: seq });
@@ -252,6 +283,7 @@ class SubsetParser {
     const keyEnd = this.blockKeyEnd(vs, le);
     if (keyEnd >= 0) {
       // a mapping that starts on the dash's line; its indentation is the key's column
+      this.count(vs);
       const map: YMap = { kind: 'map', pos: vs, pairs: [] };
       seq.items.push(map);
       const col = n + (vs - cs);
@@ -289,6 +321,7 @@ class SubsetParser {
     else {
       const s = t.slice(cs, colon);
       if (!BLOCK_KEY.test(s)) throw BAIL;
+      this.count(cs);
       key = { kind: 'scalar', pos: cs, value: resolvePlain(s) };
     }
     const pair: YPair = { key, value: null };
@@ -321,6 +354,7 @@ class SubsetParser {
       if (hash >= 0) s = s.slice(0, hash);
       s = s.trimEnd();
       if (!BLOCK_PLAIN.test(s)) throw BAIL;
+      this.count(vs);
       return { kind: 'scalar', pos: vs, value: resolvePlain(s) };
     }
     this.trailer(end, le);
@@ -355,6 +389,7 @@ class SubsetParser {
   private quoted(s: number, le: number): { node: YScalar; end: number } {
     const end = this.quotedEnd(s, le);
     if (end < 0) throw BAIL;
+    this.count(s);
     let v = this.t.slice(s + 1, end - 1);
     if (this.t.charCodeAt(s) === SQUOTE) v = v.replace(/''/g, "'");
     return { node: { kind: 'scalar', pos: s, value: v }, end };
@@ -375,6 +410,7 @@ class SubsetParser {
     while (end > i && t.charCodeAt(end - 1) === SP) end--;
     const s = t.slice(i, end);
     if (!(isKey ? FLOW_KEY : FLOW_PLAIN).test(s)) throw BAIL;
+    this.count(i);
     return { node: { kind: 'scalar', pos: i, value: resolvePlain(s) }, end: e };
   }
 
@@ -403,6 +439,7 @@ class SubsetParser {
       const c = t.charCodeAt(i);
       let v: YNode;
       if (c === LBRACKET) {
+        this.count(i);
         const seq: YSeq = { kind: 'seq', pos: i, items: [] };
         i = this.skip(i + 1, le);
         if (t.charCodeAt(i) !== RBRACKET) {
@@ -412,6 +449,7 @@ class SubsetParser {
         i++;
         v = seq;
       } else if (c === LBRACE) {
+        this.count(i);
         const map: YMap = { kind: 'map', pos: i, pairs: [] };
         i = this.skip(i + 1, le);
         if (t.charCodeAt(i) !== RBRACE) {
@@ -463,10 +501,10 @@ class SubsetParser {
  * Parse `text` if it stays inside the simple subset (see the file comment): the top-level
  * block mapping, or null when the text is not simple and the full parser must read it.
  */
-export function parseYamlSubset(text: string): YMap | null {
+export function parseYamlSubset(text: string, file = '<text>'): YMap | null {
   if (NOT_SIMPLE.test(text)) return null;
   try {
-    return new SubsetParser(text).run();
+    return new SubsetParser(text, file).run();
   } catch (e) {
     if (e === BAIL) return null;
     throw e;
@@ -488,4 +526,52 @@ export function looksLikeDtcYaml(text: string): boolean {
     return line.startsWith('- ') || line === '-';
   }
   return false;
+}
+
+/**
+ * Refuse, before the full `yaml` package sees it, a text that would cost it too much:
+ * more than MAX_FULL_YAML_VALUES values or YAML nesting deeper than MAX_YAML_NESTING.
+ * Both are over-estimates from one pass over the characters (every `,` `:` `-` `[` `{`
+ * `!` `&` `*` `?` and line end may start a value; indentation levels, leading `- ` and
+ * open brackets are nesting), so a text that passes is within the limits.
+ */
+export function checkFullYamlSize(text: string, file: string): void {
+  const fail = (pos: number, message: string): never => {
+    const p = lineCol(text, pos);
+    throw new TreeError(message, { file, line: p.line, column: p.col });
+  };
+  let values = 1;
+  let flow = 0;
+  const indents: number[] = [];
+  for (let ls = 0; ls < text.length; ) {
+    let le = text.indexOf('\n', ls);
+    if (le < 0) le = text.length;
+    let cs = ls;
+    while (cs < le && text.charCodeAt(cs) === SP) cs++;
+    if (cs < le && text.charCodeAt(cs) !== HASH && flow === 0) {
+      const indent = cs - ls;
+      while (indents.length > 0 && indents[indents.length - 1]! > indent) indents.pop();
+      if (indents.length === 0 || indents[indents.length - 1]! < indent) indents.push(indent);
+    }
+    let dashes = 0;
+    for (let i = cs; i + 1 < le && text.charCodeAt(i) === DASH && text.charCodeAt(i + 1) === SP; i += 2) {
+      dashes++;
+      while (i + 2 < le && text.charCodeAt(i + 2) === SP) i++;
+    }
+    for (let i = ls; i <= le && i < text.length + 1; i++) {
+      const c = i < le ? text.charCodeAt(i) : 0x0a;
+      if (c === LBRACKET || c === LBRACE) flow++;
+      else if ((c === RBRACKET || c === RBRACE) && flow > 0) flow--;
+      if (c === COMMA || c === COLON || c === DASH || c === LBRACKET || c === LBRACE || c === 0x21 || c === 0x26 || c === 0x2a || c === 0x3f || c === 0x0a) {
+        if (++values > MAX_FULL_YAML_VALUES) {
+          fail(Math.min(i, text.length), `too big for the full YAML parser: more than ${MAX_FULL_YAML_VALUES.toLocaleString('en-US')} values` +
+            ' (keys, items and scalars); a tree this big must be written in the plain YAML subset (see README "Limits on input") or given as a .dtb');
+        }
+      }
+      if (indents.length + dashes + flow > MAX_YAML_NESTING) {
+        fail(Math.min(i, text.length), `YAML nested more than ${MAX_YAML_NESTING} levels deep; real device trees nest fewer than 20`);
+      }
+    }
+    ls = le + 1;
+  }
 }

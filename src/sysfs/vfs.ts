@@ -173,6 +173,15 @@ function parentOf(p: string): string {
 
 // ---- small builders ----
 
+/**
+ * A directory's entry table with no prototype: entry names come from device, driver and
+ * module names, and `e[name] = …` with a name like `__proto__` would otherwise set the
+ * object's prototype instead of adding an entry.
+ */
+export function entries<T>(init: Record<string, T>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, init);
+}
+
 export function dir(entries: () => Record<string, VNode | (() => VNode)>): VDir {
   let cache: Record<string, VNode | (() => VNode)> | null = null;
   const get = (): Record<string, VNode | (() => VNode)> => (cache ??= entries());
