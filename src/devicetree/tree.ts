@@ -131,15 +131,27 @@ export function readCells(node: DtNode, name: string): number[] | undefined {
 }
 
 export function readU32(node: DtNode, name: string): number | undefined {
-  const c = readCells(node, name);
-  return c && c.length > 0 ? c[0] : undefined;
-}
-
-/** NUL-separated string list, as of_property_read_string_array. */
-export function readStrings(node: DtNode, name: string): string[] | undefined {
   const p = getProp(node, name);
   if (!p) return undefined;
-  return decodeStringList(p.value);
+  const v = p.value;
+  if (v.length % 4 !== 0) propCells(node, p); // the same error as readCells
+  if (v.length < 4) return undefined;
+  return ((v[0]! << 24) | (v[1]! << 16) | (v[2]! << 8) | v[3]!) >>> 0;
+}
+
+/** Decoded string lists, per property: booting asks for a node's `compatible` half a dozen times. */
+const stringLists = new WeakMap<DtProperty, readonly string[]>();
+
+/** NUL-separated string list, as of_property_read_string_array. The array is shared and frozen. */
+export function readStrings(node: DtNode, name: string): readonly string[] | undefined {
+  const p = getProp(node, name);
+  if (!p) return undefined;
+  let l = stringLists.get(p);
+  if (l === undefined) {
+    l = Object.freeze(decodeStringList(p.value));
+    stringLists.set(p, l);
+  }
+  return l;
 }
 
 export function decodeStringList(v: Uint8Array): string[] {
@@ -157,7 +169,7 @@ export function decodeStringList(v: Uint8Array): string[] {
 
 function latin1(b: Uint8Array): string {
   let s = '';
-  for (const c of b) s += String.fromCharCode(c);
+  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
   return s;
 }
 
@@ -166,12 +178,19 @@ export function readString(node: DtNode, name: string): string | undefined {
   return l && l.length > 0 ? l[0] : undefined;
 }
 
+/** Paths already worked out (nodes never move or change name once read). */
+const paths = new WeakMap<DtNode, string>();
+
 /** `/soc/ethernet@fff51000`; `/` for the root. */
 export function nodePath(node: DtNode): string {
   if (!node.parent) return '/';
-  const parts: string[] = [];
-  for (let n: DtNode | null = node; n && n.parent; n = n.parent) parts.unshift(n.name);
-  return '/' + parts.join('/');
+  let p = paths.get(node);
+  if (p === undefined) {
+    const up = node.parent.parent ? nodePath(node.parent) : '';
+    p = `${up}/${node.name}`;
+    paths.set(node, p);
+  }
+  return p;
 }
 
 /** Node name without the unit address (`ethernet` of `ethernet@fff51000`), as of_node_name. */
