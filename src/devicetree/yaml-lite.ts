@@ -95,6 +95,7 @@ const FLOW_PLAIN = /^[A-Za-z0-9_$/][A-Za-z0-9 _$/.@+=()~;<>?|!%^&*-]*$/;
 /** Plain keys: no spaces. */
 const BLOCK_KEY = /^[A-Za-z0-9_$/][A-Za-z0-9_$/.,@+=()~;<>?|!%^&*-]*$/;
 const FLOW_KEY = /^[A-Za-z0-9_$/][A-Za-z0-9 _$/.@+=()~;<>?|!%^&*-]*$/;
+const FIRST_COLON = /[^:\n]*:/y;
 /** YAML limits an implicit key to 1024 characters; stay well inside. */
 const MAX_KEY = 1000;
 
@@ -304,8 +305,10 @@ class SubsetParser {
       if (end < 0) return -1;
       return t.charCodeAt(end) === COLON && (end + 1 === le || t.charCodeAt(end + 1) === SP) ? end : -1;
     }
-    let colon = cs;
-    while (colon < le && t.charCodeAt(colon) !== COLON) colon++;
+    // the first ':' on the line (a sticky regex stops at the line end, so this stays linear)
+    FIRST_COLON.lastIndex = cs;
+    if (!FIRST_COLON.test(t)) return -1;
+    const colon = FIRST_COLON.lastIndex - 1;
     if (colon >= le) return -1;
     return colon + 1 === le || t.charCodeAt(colon + 1) === SP ? colon : -1;
   }
