@@ -80,7 +80,7 @@ export function boot(tree: DeviceTree, opts: { legacyMessages?: boolean } = {}):
       activity: newActivity(d.irqs.length),
     };
     if (d.bus === 'amba') {
-      const compat = d.compatible.find((c) => PERIPHIDS[c] !== undefined);
+      const compat = d.compatible.find((c) => Object.hasOwn(PERIPHIDS, c)); // not "constructor" & co.
       dev.periphid = d.periphid ?? (compat ? PERIPHIDS[compat]! : 0);
     }
     if (d.acpiRst) dev.acpiRst = true;
@@ -126,7 +126,7 @@ export function boot(tree: DeviceTree, opts: { legacyMessages?: boolean } = {}):
     if (drivers.some((x) => x.name === d.name)) {
       throw new TreeError(`driver "${d.name}" is declared twice (or clashes with a bundled driver of that name)`, d.loc ?? { file: tree.file });
     }
-    if (d.probeError !== undefined && !(d.probeError in ERRNO)) throw new TreeError(`unknown errno ${d.probeError}`, d.loc ?? { file: tree.file });
+    if (d.probeError !== undefined && !Object.hasOwn(ERRNO, d.probeError)) throw new TreeError(`unknown errno ${d.probeError}`, d.loc ?? { file: tree.file });
     drivers.push({ name: d.name, bus: 'platform', compatible: d.compatible, kind: 'host', module: null, probeError: d.probeError ?? null });
   }
   for (const drv of drivers) driverRegister(m, drv);

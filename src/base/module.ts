@@ -116,8 +116,9 @@ function insert(m: Machine, info: ModuleInfo, args: Record<string, string>, inse
     const d = findModuleInfo(m, dep);
     if (d) insert(m, d, {}, inserted, depth + 1);
   }
-  const params: Record<string, string> = { ...(PARAM_DEFAULTS[info.name] ?? {}) };
-  const known = PARAMS[info.name] ?? {};
+  // own lookups only: a tree may declare a module named "constructor"
+  const params: Record<string, string> = { ...(Object.hasOwn(PARAM_DEFAULTS, info.name) ? PARAM_DEFAULTS[info.name] : {}) };
+  const known = (Object.hasOwn(PARAMS, info.name) ? PARAMS[info.name] : undefined) ?? {};
   for (const [k, v] of Object.entries(args)) {
     if (!Object.prototype.hasOwnProperty.call(known, k)) {
       printk(m, KERN_WARNING, `${info.name}: unknown parameter '${k}' ignored`);

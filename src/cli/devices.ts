@@ -27,6 +27,7 @@ export function lookupDevice(m: Machine, arg: string): Device {
 export function didYouMean(s: string, names: readonly string[]): string | null {
   let best: string | null = null;
   let bestD = Infinity;
+  if (s.trim() === '') return null; // every name "includes" the empty string
   for (const n of names) {
     if (n.includes(s) || s.includes(n)) return n;
     const d = lev(s, n);

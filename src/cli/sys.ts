@@ -46,7 +46,12 @@ export class Sys {
   write(path: string, value: string, why: string, opts: { newline?: boolean } = {}): number {
     const nl = opts.newline ?? true;
     const data = nl ? value + '\n' : value;
-    const cmd = ['echo', ...(nl ? [] : ['-n']), ...(value === '' ? [] : [shq(value)]), '>', shq(path)].join(' ');
+    // echo is not safe for every value: dash's echo turns backslashes into escapes and a
+    // leading "-n"/"-e" is taken as an option, so such values are written with printf
+    const viaPrintf = value.includes('\\') || value.startsWith('-');
+    const cmd = viaPrintf
+      ? ['printf', nl ? `'%s\\n'` : `'%s'`, shq(value), '>', shq(path)].join(' ')
+      : ['echo', ...(nl ? [] : ['-n']), ...(value === '' ? [] : [shq(value)]), '>', shq(path)].join(' ');
     const step = this.record(cmd, why);
     try {
       const n = vwrite(this.root, path, data, (p) => missingPathHint(this.m, p));

@@ -15,11 +15,16 @@
  */
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { CollectionTag, Node as YamlNode, Pair, ScalarTag, YAMLError, YAMLMap, YAMLSeq } from 'yaml';
-import { TreeError, concatBytes, emptyExtras, newNode } from './tree.js';
+import { MAX_TREE_NODES, TreeError, concatBytes, emptyExtras, newNode } from './tree.js';
+import { checkFullYamlSize } from './yaml-lite.js';
 import type { DeviceTree, DtNode, DtProperty, SourceLoc } from './tree.js';
 
-/** Deepest node nesting we accept (the kernel's unflatten_dt_nodes uses 64; dtc has no limit). */
-export const MAX_YAML_DEPTH = 1024;
+/**
+ * Deepest node nesting we accept (the kernel's unflatten_dt_nodes uses 64; dtc has no
+ * limit). Below yaml-lite's MAX_YAML_NESTING, so this reader's message, naming the node,
+ * is the one a deep tree gets.
+ */
+export const MAX_YAML_DEPTH = 256;
 
 const CORE = 'tag:yaml.org,2002:';
 
@@ -56,6 +61,8 @@ interface Ctx {
   file: string;
   text: string;
   lc: LineCounter;
+  /** nodes read so far (MAX_TREE_NODES) */
+  nodes: number;
 }
 
 /** 1-based line/column of a source offset. */
@@ -230,6 +237,7 @@ function fillNode(ctx: Ctx, map: YAMLMap, dt: DtNode, depth: number): void {
       if (kids.has(name)) fail(ctx, pair.key, `duplicate child node ${name}`);
       if (depth + 1 > MAX_YAML_DEPTH) fail(ctx, pair.key, `nodes nested deeper than ${MAX_YAML_DEPTH} levels`);
       kids.add(name);
+      if (++ctx.nodes > MAX_TREE_NODES) fail(ctx, pair.key, `more than ${MAX_TREE_NODES.toLocaleString('en-US')} nodes; vfioctl reads trees up to that size`);
       fillNode(ctx, pair.value, newNode(name, dt, loc), depth + 1);
     } else {
       if (props.has(name)) fail(ctx, pair.key, `duplicate property ${name}`);
@@ -259,7 +267,8 @@ function rootMap(ctx: Ctx, contents: unknown): YAMLMap {
 /** Read dtc's YAML (`dtc -I dts -O yaml`) into a DeviceTree. Throws TreeError. */
 export function parseDtcYaml(text: string, file: string): DeviceTree {
   const lc = new LineCounter();
-  const ctx: Ctx = { file, text, lc };
+  const ctx: Ctx = { file, text, lc, nodes: 1 };
+  checkFullYamlSize(text, file);
   let doc;
   try {
     doc = parseDocument(text, { customTags: dtcTags(), intAsBigInt: true, lineCounter: lc, uniqueKeys: false });
@@ -280,19 +289,4 @@ export function parseDtcYaml(text: string, file: string): DeviceTree {
   return { root, file, format: 'dtc-yaml', extras: emptyExtras() };
 }
 
-/** Cheap sniff: first non-comment content is `---`, then a line starting with `- ` (a one-item list). */
-export function looksLikeDtcYaml(text: string): boolean {
-  const lines = text.slice(0, 4096).split(/\r?\n/);
-  let sawStart = false;
-  for (const raw of lines) {
-    const line = raw.replace(/^\uFEFF/, '');
-    if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
-    if (!sawStart) {
-      if (!/^---\s*$/.test(line)) return false;
-      sawStart = true;
-      continue;
-    }
-    return line.startsWith('- ') || line === '-';
-  }
-  return false;
-}
+export { looksLikeDtcYaml } from './yaml-lite.js';

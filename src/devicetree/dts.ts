@@ -17,8 +17,11 @@ import { decodeUtf8, readBoundedFile } from './read.js';
 
 /** Longest we let cpp or dtc run. */
 const TOOL_TIMEOUT_MS = 120_000;
-/** Most YAML we accept from dtc (a 64 MiB DTS gives far less). */
-const MAX_TOOL_OUTPUT = 512 * 1024 * 1024;
+/**
+ * Most output we accept from cpp or dtc. Far more than the full YAML parser takes
+ * anyway (yaml-lite.ts MAX_FULL_YAML_VALUES), and well below V8's longest string.
+ */
+const MAX_TOOL_OUTPUT = 128 * 1024 * 1024;
 
 const DTC_MISSING = 'dtc (the device tree compiler) is not installed; install Debian\'s package: apt-get install device-tree-compiler';
 const CPP_MISSING = 'cpp (the C preprocessor, needed for #include in device-tree source) is not installed; install Debian\'s package: apt-get install cpp';

@@ -5,6 +5,14 @@
 import { type DtNode, getProp, readU32, readCells, readStrings, propCells, nodePath, TreeError } from './tree.js';
 import { IRQ_TYPE, type Irq } from '../base/machine.js';
 
+/**
+ * MAX_PHANDLE_ARGS (include/linux/of.h): of_irq_parse_raw() gives up on an interrupt-map
+ * walk when #address-cells + #interrupt-cells of a nexus or of a map entry's parent exceed
+ * it ("Range check so that the temporary buffer doesn't overflow"). Without the check a
+ * hostile `#address-cells = <0xffffffff>` would have us build a 4-billion-cell key.
+ */
+const MAX_PHANDLE_ARGS = 16;
+
 /** map_mpic_senses of arch/powerpc/sysdev/mpic.c */
 const MPIC_SENSES = [IRQ_TYPE.EDGE_RISING, IRQ_TYPE.LEVEL_LOW, IRQ_TYPE.LEVEL_HIGH, IRQ_TYPE.EDGE_FALLING];
 
@@ -72,6 +80,7 @@ function resolveSpec(
       continue;
     }
     const intsize = readU32(par, '#interrupt-cells') ?? intspec.length;
+    if (addrsize + intsize > MAX_PHANDLE_ARGS) return undefined;
     const match = [...Array.from({ length: addrsize }, (_, i) => unit[i] ?? 0), ...intspec.slice(0, intsize)];
     const mask = readCells(par, 'interrupt-map-mask') ?? [];
     const imap = propCells(par, mapProp);
@@ -84,7 +93,7 @@ function resolveSpec(
       if (!newpar) return undefined;
       const newaddr = readU32(newpar, '#address-cells') ?? 0;
       const newint = readU32(newpar, '#interrupt-cells');
-      if (newint === undefined) return undefined;
+      if (newint === undefined || newaddr + newint > MAX_PHANDLE_ARGS) return undefined;
       const start = i + match.length + 1;
       if (start + newaddr + newint > imap.length) return undefined;
       if (hit) {

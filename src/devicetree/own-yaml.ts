@@ -16,11 +16,19 @@
  *
  * Everything becomes the same byte-string properties a DTB holds (see tree.ts), so the
  * machine is booted by the same code whatever the format.
+ *
+ * Parsing: yaml-lite.ts reads the plain subset of YAML that trees are written in
+ * (several times faster than composing a Document with the `yaml` package); any text
+ * outside it goes to the `yaml` package, loaded only then, which also reports every
+ * syntax error. Both give the same small node model (yaml-lite.ts YNode), so all the
+ * checks below and their file:line:column locations are the same on both paths.
  */
-import { parseDocument, LineCounter, isMap, isSeq, isScalar, isAlias, isPair, type Node as YNode, type YAMLMap } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YamlLib from 'yaml';
+import { parseYamlSubset, checkFullYamlSize, lineCol, LineIndex, type YNode, type YMap, type YSeq, type YScalarValue } from './yaml-lite.js';
 import {
   type DeviceTree, type DtNode, type SourceLoc, type TreeExtras,
-  TreeError, emptyExtras, newNode, encodeCells, encodeStrings, concatBytes, nodePath,
+  TreeError, MAX_TREE_NODES, emptyExtras, newNode, encodeCells, encodeStrings, nodePath,
 } from './tree.js';
 import { isErrnoName } from '../base/errno.js';
 
@@ -34,8 +42,18 @@ const CELL_OR_EMPTY_PROPS = new Set(['ranges', 'dma-ranges']);
 const NODE_NAME_RE = /^[A-Za-z0-9,._+-]{1,31}(@[A-Za-z0-9,._+-]+)?$/;
 const PROP_NAME_RE = /^[A-Za-z0-9,._+?#-]{1,31}$/;
 const LABEL_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Driver names become /sys/bus/platform/drivers/<name>: no '/', spaces or control characters. */
+const DRIVER_NAME_RE = /^[A-Za-z0-9_.,:+-]{1,64}$/;
+/** Module names as the kernel allows them (MODULE_NAME_LEN 56). */
+const MODULE_NAME_RE = /^[A-Za-z0-9_-]{1,55}$/;
+const PARAM_NAME_RE = /^[A-Za-z0-9_]{1,64}$/;
 
-type Chunk = { kind: 'str'; value: string } | { kind: 'cell'; value: number } | { kind: 'ref'; label: string; loc: SourceLoc };
+/** One item of a property value: a cell (number), a string, or a `"&label"` reference. */
+interface Ref {
+  label: string;
+  loc: SourceLoc;
+}
+type Chunk = number | string | Ref;
 
 interface PendingProp {
   node: DtNode;
@@ -45,97 +63,146 @@ interface PendingProp {
 }
 
 class Reader {
-  readonly lc = new LineCounter();
   readonly labels = new Map<string, DtNode>();
   readonly pending: PendingProp[] = [];
-  /** nodes with `$acpi-reset: true` and similar node options, by path */
-  readonly nodeOptions = new Map<DtNode, Record<string, boolean>>();
-  constructor(readonly file: string) {}
+  /** nodes with `$acpi-reset: true` and similar node options */
+  readonly nodeOptions = new Map<DtNode, { acpiReset: boolean }>();
+  /** nodes read so far (see MAX_TREE_NODES) */
+  nodes = 0;
+  private readonly lines: LineIndex;
+  constructor(readonly file: string, text: string) {
+    this.lines = new LineIndex(text);
+  }
 
-  loc(n: { range?: [number, number, number] | null | undefined } | null | undefined): SourceLoc {
-    const off = n?.range?.[0];
-    if (off === undefined) return { file: this.file };
-    const p = this.lc.linePos(off);
+  loc(n: YNode | null | undefined): SourceLoc {
+    if (!n) return { file: this.file };
+    const p = this.lines.pos(n.pos);
     return { file: this.file, line: p.line, column: p.col };
   }
 
-  fail(msg: string, at: { range?: [number, number, number] | null | undefined } | null | undefined): never {
+  fail(msg: string, at: YNode | null | undefined): never {
     throw new TreeError(msg, this.loc(at));
   }
 }
 
-export function parseOwnYaml(text: string, file: string): DeviceTree {
-  const r: Reader = new Reader(file);
-  const doc = parseDocument(text, { lineCounter: r.lc, intAsBigInt: true, uniqueKeys: false, prettyErrors: false, strict: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const lp = r.lc.linePos(e.pos[0]);
+/** Deeper trees than this are refused (real trees nest fewer than 10 levels). */
+export const MAX_DEPTH = 64;
+/** Most entries in each of the `drivers`, `resets` and `boot.modules` lists (the bundled trees use a handful). */
+export const MAX_LIST_ENTRIES = 1000;
+
+const requireCjs = createRequire(import.meta.url);
+
+/**
+ * The full YAML parser (the `yaml` package, loaded on first use): the document as a
+ * YNode tree, or the first syntax error at its line:column. Aliases are refused here,
+ * wherever they are: the document is never expanded (we never call toJS, the only
+ * place the package would follow them, so maxAliasCount never comes into play), and an
+ * "alias bomb" is an error at its first `*name`.
+ */
+export function parseFullYaml(text: string, file: string): YNode | null {
+  checkFullYamlSize(text, file);
+  const Y = requireCjs('yaml') as typeof YamlLib;
+  const doc = Y.parseDocument(text, { intAsBigInt: true, uniqueKeys: false, prettyErrors: false, strict: true, keepSourceTokens: false });
+  const e = doc.errors[0];
+  if (e) {
+    const lp = lineCol(text, e.pos[0]);
     const loc: SourceLoc = { file, line: lp.line, column: lp.col };
-    const msg = e.code === 'DUPLICATE_KEY' ? 'duplicate key (a node or property is given twice; merge them)' : e.message.split('\n')[0]!;
+    let msg = e.message.split('\n')[0]!;
+    if (e.code === 'DUPLICATE_KEY') msg = 'duplicate key (a node or property is given twice; merge them)';
+    // the package catches its own stack overflow on very deep nesting and reports it here
+    if (e.code === 'RESOURCE_EXHAUSTION') msg = `YAML nested too deeply for the parser (device-tree nodes nest at most ${MAX_DEPTH} levels)`;
     throw new TreeError(msg, loc);
   }
-  const top = doc.contents;
-  if (!isMap(top)) r.fail('expected a mapping with "vfioctl: 1" and "tree:" at the top level', top as YNode | null);
-  const keys = new Map<string, YNode | null>();
-  for (const pair of top.items) {
-    const k = keyString(r, pair.key);
-    if (keys.has(k)) r.fail(`duplicate key "${k}"`, pair.key as YNode);
-    if (!['vfioctl', 'tree', 'drivers', 'resets', 'boot'].includes(k)) {
-      r.fail(`unknown top-level key "${k}" (expected vfioctl, tree, drivers, resets, boot)`, pair.key as YNode);
+  const at = (pos: number): SourceLoc => {
+    const lp = lineCol(text, pos);
+    return { file, line: lp.line, column: lp.col };
+  };
+  const conv = (n: unknown, depth: number): YNode | null => {
+    if (n === null || n === undefined) return null;
+    const pos = (n as { range?: [number, number, number] | null }).range?.[0] ?? 0;
+    if (depth > 10_000) throw new TreeError('YAML nested too deeply', at(pos));
+    if (Y.isAlias(n)) throw new TreeError('YAML aliases (*name) are not supported in device trees; write the value out', at(pos));
+    if (Y.isMap(n)) {
+      return { kind: 'map', pos, pairs: n.items.map((p) => ({ key: conv(p.key, depth + 1), value: conv(p.value, depth + 1) })) };
     }
-    keys.set(k, pair.value as YNode | null);
+    if (Y.isSeq(n)) return { kind: 'seq', pos, items: n.items.map((i) => conv(i, depth + 1)) };
+    if (Y.isScalar(n)) {
+      const v = n.value;
+      const value: YScalarValue =
+        v === null || typeof v === 'string' || typeof v === 'bigint' || typeof v === 'number' || typeof v === 'boolean' ? v : String(v);
+      return { kind: 'scalar', pos, value };
+    }
+    throw new TreeError('unsupported YAML node', at(pos));
+  };
+  return conv(doc.contents, 0);
+}
+
+export interface OwnYamlOptions {
+  /** false: skip the fast subset parser and always use the `yaml` package (tests compare the two) */
+  fast?: boolean;
+}
+
+export function parseOwnYaml(text: string, file: string, opts: OwnYamlOptions = {}): DeviceTree {
+  const r: Reader = new Reader(file, text);
+  const top = (opts.fast === false ? null : parseYamlSubset(text, file)) ?? parseFullYaml(text, file);
+  if (top?.kind !== 'map') return r.fail('expected a mapping with "vfioctl: 1" and "tree:" at the top level', top ?? { kind: 'scalar', pos: 0, value: null });
+  const keys = new Map<string, YNode | null>();
+  for (const pair of top.pairs) {
+    const k = keyString(r, pair.key);
+    if (keys.has(k)) r.fail(`duplicate key "${k}"`, pair.key);
+    if (!['vfioctl', 'tree', 'drivers', 'resets', 'boot'].includes(k)) {
+      r.fail(`unknown top-level key "${k}" (expected vfioctl, tree, drivers, resets, boot)`, pair.key);
+    }
+    keys.set(k, pair.value);
   }
   const ver = keys.get('vfioctl');
   if (ver === undefined) r.fail('missing "vfioctl: 1" (the format version) at the top level', top);
-  if (!isScalar(ver) || ver.value !== BigInt(OWN_FORMAT_VERSION)) {
+  if (ver?.kind !== 'scalar' || ver.value !== BigInt(OWN_FORMAT_VERSION)) {
     r.fail(`unsupported format version (this vfioctl reads "vfioctl: ${OWN_FORMAT_VERSION}")`, ver);
   }
   const treeNode = keys.get('tree');
-  if (!treeNode || !isMap(treeNode)) r.fail('missing "tree:" mapping (the root node)', treeNode ?? top);
+  if (treeNode?.kind !== 'map') return r.fail('missing "tree:" mapping (the root node)', treeNode ?? top);
 
   const root = newNode('', null, r.loc(treeNode));
   readNode(r, root, treeNode);
   resolve(r);
   const extras = readExtras(r, keys);
   for (const [node, opts] of r.nodeOptions) {
-    if (opts['acpi-reset']) node.properties.push({ name: 'vfioctl,acpi-rst', value: new Uint8Array(0) });
+    if (opts.acpiReset) node.properties.push({ name: 'vfioctl,acpi-rst', value: new Uint8Array(0) });
   }
   return { root, file, format: 'vfioctl-yaml', extras };
 }
 
-function keyString(r: Reader, k: unknown): string {
-  if (isScalar(k) && (typeof k.value === 'string' || typeof k.value === 'bigint')) return String(k.value);
-  return r.fail('keys must be plain names', k as YNode);
+function keyString(r: Reader, k: YNode | null): string {
+  if (k?.kind === 'scalar' && (typeof k.value === 'string' || typeof k.value === 'bigint')) return String(k.value);
+  return r.fail('keys must be plain names', k);
 }
 
-/** Deeper trees than this are refused (real trees nest fewer than 10 levels). */
-export const MAX_DEPTH = 64;
-
-function readNode(r: Reader, node: DtNode, map: YAMLMap, depth = 0): void {
+function readNode(r: Reader, node: DtNode, map: YMap, depth = 0): void {
   if (depth > MAX_DEPTH) r.fail(`nodes nest more than ${MAX_DEPTH} levels deep`, map);
-  const unitSeen = new Map<string, string>();
+  if (++r.nodes > MAX_TREE_NODES) r.fail(`more than ${MAX_TREE_NODES.toLocaleString('en-US')} nodes; vfioctl reads trees up to that size`, map);
+  let unitSeen: Map<string, string> | null = null;
+  // duplicate keys are checked here (linear) rather than by the parser (quadratic in a wide mapping)
   const keySeen = new Set<string>();
-  for (const pair of map.items) {
-    if (!isPair(pair)) continue;
+  for (const pair of map.pairs) {
     const key = keyString(r, pair.key);
-    // duplicate keys are checked here (linear) rather than by the parser (quadratic in a wide mapping)
-    if (keySeen.has(key)) r.fail(`duplicate key "${key}" (a node or property is given twice; merge them)`, pair.key as YNode);
+    if (keySeen.has(key)) r.fail(`duplicate key "${key}" (a node or property is given twice; merge them)`, pair.key);
     keySeen.add(key);
-    const value = pair.value as YNode | null;
-    const kloc = r.loc(pair.key as YNode);
-    if (isAlias(value)) r.fail('YAML aliases (*name) are not supported in device trees; write the value out', value);
+    const value = pair.value;
+    const kloc = r.loc(pair.key);
     if (key.startsWith('$')) {
-      readMeta(r, node, key, value, pair.key as YNode);
+      readMeta(r, node, key, value, pair.key);
       continue;
     }
-    if (isMap(value)) {
-      if (!NODE_NAME_RE.test(key)) r.fail(`bad node name "${key}" (expected name or name@unit, letters, digits and ,._+-)`, pair.key as YNode);
+    if (value?.kind === 'map') {
+      if (!NODE_NAME_RE.test(key)) r.fail(`bad node name "${key}" (expected name or name@unit, letters, digits and ,._+-)`, pair.key);
       const at = key.indexOf('@');
       if (at >= 0) {
         const unit = key.slice(at + 1).toLowerCase();
+        unitSeen ??= new Map();
         const other = unitSeen.get(unit);
         if (other !== undefined) {
-          r.fail(`duplicate unit address @${unit}: "${key}" and "${other}" in ${nodePath(node)} (each child needs its own address)`, pair.key as YNode);
+          r.fail(`duplicate unit address @${unit}: "${key}" and "${other}" in ${nodePath(node)} (each child needs its own address)`, pair.key);
         }
         unitSeen.set(unit, key);
       }
@@ -143,15 +210,15 @@ function readNode(r: Reader, node: DtNode, map: YAMLMap, depth = 0): void {
       readNode(r, child, value, depth + 1);
       continue;
     }
-    if (!PROP_NAME_RE.test(key)) r.fail(`bad property name "${key}"`, pair.key as YNode);
+    if (!PROP_NAME_RE.test(key)) r.fail(`bad property name "${key}"`, pair.key);
     readProperty(r, node, key, value, kloc);
   }
 }
 
-function readMeta(r: Reader, node: DtNode, key: string, value: YNode | null, at: YNode): void {
+function readMeta(r: Reader, node: DtNode, key: string, value: YNode | null, at: YNode | null): void {
   if (key === '$label') {
-    if (!isScalar(value) || typeof value.value !== 'string' || !LABEL_RE.test(value.value)) {
-      r.fail('$label must be a name (letters, digits, _), e.g. "$label: smmu"', value ?? at);
+    if (value?.kind !== 'scalar' || typeof value.value !== 'string' || !LABEL_RE.test(value.value)) {
+      return r.fail('$label must be a name (letters, digits, _), e.g. "$label: smmu"', value ?? at);
     }
     const prev = r.labels.get(value.value);
     if (prev) r.fail(`label "${value.value}" is already used by ${nodePath(prev)}`, value);
@@ -159,26 +226,30 @@ function readMeta(r: Reader, node: DtNode, key: string, value: YNode | null, at:
     return;
   }
   if (key === '$acpi-reset') {
-    if (!isScalar(value) || typeof value.value !== 'boolean') r.fail('$acpi-reset must be true or false', value ?? at);
-    r.nodeOptions.set(node, { ...(r.nodeOptions.get(node) ?? {}), 'acpi-reset': value.value });
+    if (value?.kind !== 'scalar' || typeof value.value !== 'boolean') return r.fail('$acpi-reset must be true or false', value ?? at);
+    r.nodeOptions.set(node, { acpiReset: value.value });
     return;
   }
   r.fail(`unknown node option "${key}" (known: $label, $acpi-reset)`, at);
 }
 
 function readProperty(r: Reader, node: DtNode, name: string, value: YNode | null, loc: SourceLoc): void {
-  if (value === null || (isScalar(value) && value.value === null)) {
-    r.fail(`property "${name}" has no value (use true for an empty property)`, value ?? { range: [0, 0, 0] });
+  if (value === null || (value.kind === 'scalar' && value.value === null)) {
+    return r.fail(`property "${name}" has no value (use true for an empty property)`, value ?? { kind: 'scalar', pos: 0, value: null });
   }
-  if (isScalar(value) && value.value === true) {
+  if (value.kind === 'scalar' && value.value === true) {
     if (STRING_PROPS.has(name) || (CELL_PROPS.has(name))) r.fail(`wrong type for "${name}": expected ${STRING_PROPS.has(name) ? 'a string' : 'cells'}, got true`, value);
     r.pending.push({ node, name, chunks: 'empty', loc });
     return;
   }
   const chunks: Chunk[] = [];
   collect(r, name, value, chunks, 0);
-  const hasStr = chunks.some((c) => c.kind === 'str');
-  const hasCell = chunks.some((c) => c.kind !== 'str');
+  let hasStr = false;
+  let hasCell = false;
+  for (const c of chunks) {
+    if (typeof c === 'string') hasStr = true;
+    else hasCell = true;
+  }
   if (hasStr && hasCell) r.fail(`property "${name}" mixes strings and cells; use one kind`, value);
   if (STRING_PROPS.has(name) && hasCell) r.fail(`wrong type for "${name}": expected a string or a list of strings`, value);
   if ((CELL_PROPS.has(name) || CELL_OR_EMPTY_PROPS.has(name) || name.startsWith('#')) && hasStr) {
@@ -190,27 +261,26 @@ function readProperty(r: Reader, node: DtNode, name: string, value: YNode | null
 
 function collect(r: Reader, name: string, v: YNode | null, out: Chunk[], depth: number): void {
   if (depth > 2) r.fail(`property "${name}" nests lists too deeply (use [cells] or [[cells], [cells]])`, v);
-  if (isAlias(v)) r.fail('YAML aliases (*name) are not supported in device trees; write the value out', v);
-  if (isSeq(v)) {
-    for (const item of v.items) collect(r, name, item as YNode | null, out, depth + 1);
+  if (v?.kind === 'seq') {
+    for (const item of v.items) collect(r, name, item, out, depth + 1);
     return;
   }
-  if (!isScalar(v)) r.fail(`unknown property type for "${name}": a mapping inside a value (only strings, integers, "&label" and true)`, v);
+  if (v?.kind !== 'scalar') return r.fail(`unknown property type for "${name}": a mapping inside a value (only strings, integers, "&label" and true)`, v);
   const x = v.value;
   if (typeof x === 'bigint') {
     if (x < 0n || x > 0xffffffffn) r.fail(`value ${x < 0n ? '-' : ''}0x${(x < 0n ? -x : x).toString(16)} of "${name}" does not fit a 32-bit cell (split 64-bit values into two cells: high, low)`, v);
-    out.push({ kind: 'cell', value: Number(x) });
+    out.push(Number(x));
   } else if (typeof x === 'string') {
     if (x.startsWith('&')) {
       const label = x.slice(1);
       if (!LABEL_RE.test(label)) r.fail(`bad reference "${x}" (expected "&label")`, v);
-      out.push({ kind: 'ref', label, loc: r.loc(v) });
+      out.push({ label, loc: r.loc(v) });
     } else {
       for (let i = 0; i < x.length; i++) {
         const c = x.charCodeAt(i);
         if (c > 0x7e || c === 0) r.fail(`string in "${name}" has a non-ASCII or NUL character at position ${i}; device-tree strings are 7-bit ASCII`, v);
       }
-      out.push({ kind: 'str', value: x });
+      out.push(x);
     }
   } else if (typeof x === 'number') {
     r.fail(`unknown property type for "${name}": ${x} is not an integer (cells are 32-bit unsigned integers)`, v);
@@ -228,10 +298,12 @@ function resolve(r: Reader): void {
   for (const p of r.pending) {
     if (p.name === 'phandle' && p.chunks !== 'empty') {
       const c = p.chunks[0];
-      if (p.chunks.length !== 1 || !c || c.kind !== 'cell') throw new TreeError('phandle must be one cell', p.loc);
-      if (used.has(c.value)) throw new TreeError(`phandle 0x${c.value.toString(16)} is used twice`, p.loc);
-      used.add(c.value);
-      explicit.set(p.node, c.value);
+      if (p.chunks.length !== 1 || typeof c !== 'number') throw new TreeError('phandle must be one cell', p.loc);
+      // of_find_node_by_phandle() never finds 0, and dtc refuses 0 and -1 (checks.c check_explicit_phandles)
+      if (c === 0 || c === 0xffffffff) throw new TreeError(`phandle 0x${c.toString(16)} is not allowed (use 0x1 … 0xfffffffe)`, p.loc);
+      if (used.has(c)) throw new TreeError(`phandle 0x${c.toString(16)} is used twice`, p.loc);
+      used.add(c);
+      explicit.set(p.node, c);
     }
   }
   const assigned = new Map<DtNode, number>(explicit);
@@ -251,20 +323,18 @@ function resolve(r: Reader): void {
       p.node.properties.push({ name: p.name, value: new Uint8Array(0), loc: p.loc });
       continue;
     }
-    if (p.chunks[0]?.kind === 'str') {
-      p.node.properties.push({ name: p.name, value: encodeStrings(p.chunks.map((c) => (c.kind === 'str' ? c.value : ''))), loc: p.loc });
+    if (typeof p.chunks[0] === 'string') {
+      p.node.properties.push({ name: p.name, value: encodeStrings(p.chunks as string[]), loc: p.loc });
       continue;
     }
     const cells = p.chunks.map((c) => {
-      if (c.kind === 'cell') return c.value;
-      if (c.kind === 'ref') {
-        const target = r.labels.get(c.label);
-        if (!target) throw new TreeError(`reference to undefined label "&${c.label}" (define it with "$label: ${c.label}" on the target node)`, c.loc);
-        return phandleOf(target);
-      }
-      return 0;
+      if (typeof c === 'number') return c;
+      if (typeof c === 'string') return 0; // not reached: readProperty refuses mixed lists
+      const target = r.labels.get(c.label);
+      if (!target) throw new TreeError(`reference to undefined label "&${c.label}" (define it with "$label: ${c.label}" on the target node)`, c.loc);
+      return phandleOf(target);
     });
-    p.node.properties.push({ name: p.name, value: concatBytes([encodeCells(cells)]), loc: p.loc });
+    p.node.properties.push({ name: p.name, value: encodeCells(cells), loc: p.loc });
   }
   for (const [node, v] of assigned) {
     if (!explicit.has(node)) node.properties.push({ name: 'phandle', value: encodeCells([v]) });
@@ -275,16 +345,22 @@ function readExtras(r: Reader, keys: Map<string, YNode | null>): TreeExtras {
   const ex = emptyExtras();
   const drivers = keys.get('drivers');
   if (drivers !== undefined) {
-    if (!isSeq(drivers)) r.fail('"drivers" must be a list of {name, compatible}', drivers);
+    if (drivers?.kind !== 'seq') return r.fail('"drivers" must be a list of {name, compatible}', drivers);
+    tooMany(r, drivers, 'drivers');
     for (const item of drivers.items) {
-      const o = plainObject(r, item as YNode, ['name', 'compatible', 'probe-error'], 'drivers entry');
-      const name = str(r, o, 'name', item as YNode);
+      const o = plainObject(r, item, ['name', 'compatible', 'probe-error'], 'drivers entry');
+      const name = str(r, o, 'name', item);
+      if (!DRIVER_NAME_RE.test(name) || name === '.' || name === '..') {
+        r.fail(`bad driver name ${JSON.stringify(name)}: it names /sys/bus/platform/drivers/<name>, so 1-64 letters, digits and _.,:+- only`, o.get('name'));
+      }
       const compat = o.get('compatible');
       const compatible = compat === undefined ? [] : strList(r, compat, 'compatible');
-      const d: TreeExtras['drivers'][number] = { name, compatible, loc: r.loc(item as YNode) };
+      const d: TreeExtras['drivers'][number] = { name, compatible, loc: r.loc(item) };
       const pe = o.get('probe-error');
       if (pe !== undefined) {
-        if (!isScalar(pe) || typeof pe.value !== 'string' || !isErrnoName(pe.value)) r.fail('probe-error must be an errno name such as EIO, ENODEV or EPROBE_DEFER', pe);
+        if (pe?.kind !== 'scalar' || typeof pe.value !== 'string' || !isErrnoName(pe.value)) {
+          return r.fail('probe-error must be an errno name such as EIO, ENODEV or EPROBE_DEFER', pe);
+        }
         d.probeError = pe.value;
       }
       ex.drivers.push(d);
@@ -292,10 +368,13 @@ function readExtras(r: Reader, keys: Map<string, YNode | null>): TreeExtras {
   }
   const resets = keys.get('resets');
   if (resets !== undefined) {
-    if (!isSeq(resets)) r.fail('"resets" must be a list of {compatible, module}', resets);
+    if (resets?.kind !== 'seq') return r.fail('"resets" must be a list of {compatible, module}', resets);
+    tooMany(r, resets, 'resets');
     for (const item of resets.items) {
-      const o = plainObject(r, item as YNode, ['compatible', 'module'], 'resets entry');
-      ex.resets.push({ compatible: str(r, o, 'compatible', item as YNode), module: str(r, o, 'module', item as YNode), loc: r.loc(item as YNode) });
+      const o = plainObject(r, item, ['compatible', 'module'], 'resets entry');
+      const module = str(r, o, 'module', item);
+      if (!MODULE_NAME_RE.test(module)) r.fail(`bad module name ${JSON.stringify(module)}: 1-55 letters, digits, _ and - only`, o.get('module'));
+      ex.resets.push({ compatible: str(r, o, 'compatible', item), module, loc: r.loc(item) });
     }
   }
   const boot = keys.get('boot');
@@ -303,49 +382,59 @@ function readExtras(r: Reader, keys: Map<string, YNode | null>): TreeExtras {
     const o = plainObject(r, boot, ['modules'], 'boot');
     const mods = o.get('modules');
     if (mods !== undefined) {
-      if (!isSeq(mods)) r.fail('"boot.modules" must be a list of {name, params}', mods);
+      if (mods?.kind !== 'seq') return r.fail('"boot.modules" must be a list of {name, params}', mods);
+      tooMany(r, mods, 'boot.modules');
       for (const item of mods.items) {
-        const mo = plainObject(r, item as YNode, ['name', 'params'], 'boot module');
+        const mo = plainObject(r, item, ['name', 'params'], 'boot module');
         const params: Record<string, string> = Object.create(null) as Record<string, string>;
         const pv = mo.get('params');
         if (pv !== undefined) {
           const po = plainObject(r, pv, null, 'params');
           for (const [k, v] of po) {
-            if (!isScalar(v) || v.value === null || typeof v.value === 'object') r.fail(`parameter "${k}" must be a scalar`, v);
+            if (!PARAM_NAME_RE.test(k)) r.fail(`bad parameter name ${JSON.stringify(k)}: letters, digits and _ only`, v);
+            if (v?.kind !== 'scalar' || v.value === null) return r.fail(`parameter "${k}" must be a scalar`, v);
             params[k] = typeof v.value === 'boolean' ? (v.value ? '1' : '0') : String(v.value);
           }
         }
-        ex.boot.modules.push({ name: str(r, mo, 'name', item as YNode), params });
+        const name = str(r, mo, 'name', item);
+        if (!MODULE_NAME_RE.test(name)) r.fail(`bad module name ${JSON.stringify(name)}: 1-55 letters, digits, _ and - only`, mo.get('name'));
+        ex.boot.modules.push({ name, params });
       }
     }
   }
   return ex;
 }
 
-function plainObject(r: Reader, n: YNode | null, allowed: string[] | null, what: string): Map<string, YNode> {
-  if (!isMap(n)) return r.fail(`${what} must be a mapping`, n);
-  const m = new Map<string, YNode>();
-  for (const pair of n.items) {
+function tooMany(r: Reader, list: YSeq, what: string): void {
+  if (list.items.length > MAX_LIST_ENTRIES) {
+    r.fail(`"${what}" has ${list.items.length} entries; at most ${MAX_LIST_ENTRIES} are allowed`, list.items[MAX_LIST_ENTRIES] ?? list);
+  }
+}
+
+function plainObject(r: Reader, n: YNode | null, allowed: string[] | null, what: string): Map<string, YNode | null> {
+  if (n?.kind !== 'map') return r.fail(`${what} must be a mapping`, n);
+  const m = new Map<string, YNode | null>();
+  for (const pair of n.pairs) {
     const k = keyString(r, pair.key);
-    if (m.has(k)) r.fail(`duplicate key "${k}" in ${what}`, pair.key as YNode);
-    if (allowed && !allowed.includes(k)) r.fail(`unknown key "${k}" in ${what} (expected ${allowed.join(', ')})`, pair.key as YNode);
-    m.set(k, pair.value as YNode);
+    if (m.has(k)) r.fail(`duplicate key "${k}" in ${what}`, pair.key);
+    if (allowed && !allowed.includes(k)) r.fail(`unknown key "${k}" in ${what} (expected ${allowed.join(', ')})`, pair.key);
+    m.set(k, pair.value);
   }
   return m;
 }
 
-function str(r: Reader, o: Map<string, YNode>, key: string, at: YNode): string {
+function str(r: Reader, o: Map<string, YNode | null>, key: string, at: YNode | null): string {
   const v = o.get(key);
   if (v === undefined) return r.fail(`missing "${key}"`, at);
-  if (!isScalar(v) || typeof v.value !== 'string' || v.value.length === 0) return r.fail(`"${key}" must be a non-empty string`, v);
+  if (v?.kind !== 'scalar' || typeof v.value !== 'string' || v.value.length === 0) return r.fail(`"${key}" must be a non-empty string`, v);
   return v.value;
 }
 
-function strList(r: Reader, v: YNode, key: string): string[] {
-  if (isScalar(v) && typeof v.value === 'string') return [v.value];
-  if (isSeq(v)) {
+function strList(r: Reader, v: YNode | null, key: string): string[] {
+  if (v?.kind === 'scalar' && typeof v.value === 'string') return [v.value];
+  if (v?.kind === 'seq') {
     return v.items.map((i) => {
-      if (!isScalar(i) || typeof i.value !== 'string') return r.fail(`"${key}" must be a string or a list of strings`, i as YNode);
+      if (i?.kind !== 'scalar' || typeof i.value !== 'string') return r.fail(`"${key}" must be a string or a list of strings`, i);
       return i.value;
     });
   }

@@ -99,14 +99,16 @@ export function isPowerPc(root: DtNode): boolean {
 
 export class Populator {
   readonly phandles: Map<number, DtNode>;
+  private readonly powerpc: boolean;
   constructor(readonly tree: DeviceTree, readonly add: AddDevice) {
     this.phandles = phandleMap(tree.root);
+    this.powerpc = isPowerPc(tree.root);
   }
 
   /** of_platform_default_populate_init (arm/arm64) or the PowerPC board's of_platform_bus_probe */
   run(): void {
     const root = this.tree.root;
-    if (isPowerPc(root)) {
+    if (this.powerpc) {
       // of_platform_bus_probe(NULL, of_device_ids, NULL): the root itself does not match, so each
       // matching child of the root is a bus; strict = false, so children without `compatible` count too
       this.busNames = PPC_CORENET_BUS_NAMES;
@@ -144,7 +146,7 @@ export class Populator {
   /** of_platform_device_create_pdata / of_amba_device_create; returns the device's sysfs dir or null. */
   private deviceCreate(node: DtNode, parentDir: string, bus: BusName): string | null {
     if (!isAvailable(node) || this.populated.has(node)) return null;
-    if (isEarlyClaimed(node, this.phandles, isPowerPc(this.tree.root))) return null;
+    if (isEarlyClaimed(node, this.phandles, this.powerpc)) return null;
     this.populated.add(node);
     const name = makeBusId(node);
     const d: DeviceDesc = {
@@ -152,7 +154,7 @@ export class Populator {
       bus,
       node,
       path: nodePath(node),
-      compatible: readStrings(node, 'compatible') ?? [],
+      compatible: [...(readStrings(node, 'compatible') ?? [])],
       deviceType: readString(node, 'device_type') ?? null,
       parentDir,
       regions: this.regions(node),

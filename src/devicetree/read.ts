@@ -12,6 +12,7 @@
  * The format readers are loaded with dynamic imports so that commands which never read
  * a tree do not pay for the YAML parser.
  */
+import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { TreeError } from './tree.js';
@@ -130,7 +131,8 @@ export function firstInvalidUtf8(b: Uint8Array): number {
 
 /** Decode UTF-8 text; invalid bytes give a TreeError at the line:column of the first one. */
 export function decodeUtf8(bytes: Uint8Array, file: string): string {
-  const bad = firstInvalidUtf8(bytes);
+  // the native check first; the byte-by-byte walk only to say where a bad file goes wrong
+  const bad = isUtf8(bytes) ? -1 : firstInvalidUtf8(bytes);
   if (bad < 0) return new TextDecoder('utf-8').decode(bytes);
   let lineStart = 0;
   let line = 1;
@@ -189,8 +191,11 @@ export async function readTreeFile(file: string, opts: ReadTreeOptions = {}): Pr
   }
   const text = decodeUtf8(bytes, file);
   if (ext === '.dts' || ext === '.dtsi' || looksLikeDts(text)) return readDts(file, opts);
-  const { looksLikeDtcYaml, parseDtcYaml } = await import('./dtc-yaml.js');
-  if (looksLikeDtcYaml(text)) return parseDtcYaml(text, file);
+  const { looksLikeDtcYaml } = await import('./yaml-lite.js');
+  if (looksLikeDtcYaml(text)) {
+    const { parseDtcYaml } = await import('./dtc-yaml.js');
+    return parseDtcYaml(text, file);
+  }
   const { parseOwnYaml } = await import('./own-yaml.js');
   return parseOwnYaml(text, file);
 }

@@ -56,6 +56,13 @@ export interface TreeExtras {
 
 export type TreeFormat = 'vfioctl-yaml' | 'dtc-yaml' | 'dtb' | 'dts';
 
+/**
+ * Most nodes a tree may have, whatever its format (README "Limits on input"). Real
+ * boards have a few hundred to a few thousand; a 50,000-node tree loads in a few
+ * seconds and a few hundred MB, and bigger ones are refused before they cost more.
+ */
+export const MAX_TREE_NODES = 50_000;
+
 export interface DeviceTree {
   root: DtNode;
   /** the file it was read from, as the user named it */
@@ -112,9 +119,9 @@ export function propCells(node: DtNode, p: DtProperty): number[] {
       p.loc ?? node.loc ?? { file: '?' },
     );
   }
-  const dv = new DataView(p.value.buffer, p.value.byteOffset, p.value.byteLength);
-  const out: number[] = [];
-  for (let i = 0; i < p.value.length; i += 4) out.push(dv.getUint32(i, false));
+  const v = p.value;
+  const out: number[] = new Array<number>(v.length >> 2);
+  for (let i = 0; i < v.length; i += 4) out[i >> 2] = ((v[i]! << 24) | (v[i + 1]! << 16) | (v[i + 2]! << 8) | v[i + 3]!) >>> 0;
   return out;
 }
 
@@ -124,15 +131,27 @@ export function readCells(node: DtNode, name: string): number[] | undefined {
 }
 
 export function readU32(node: DtNode, name: string): number | undefined {
-  const c = readCells(node, name);
-  return c && c.length > 0 ? c[0] : undefined;
-}
-
-/** NUL-separated string list, as of_property_read_string_array. */
-export function readStrings(node: DtNode, name: string): string[] | undefined {
   const p = getProp(node, name);
   if (!p) return undefined;
-  return decodeStringList(p.value);
+  const v = p.value;
+  if (v.length % 4 !== 0) propCells(node, p); // the same error as readCells
+  if (v.length < 4) return undefined;
+  return ((v[0]! << 24) | (v[1]! << 16) | (v[2]! << 8) | v[3]!) >>> 0;
+}
+
+/** Decoded string lists, per property: booting asks for a node's `compatible` half a dozen times. */
+const stringLists = new WeakMap<DtProperty, readonly string[]>();
+
+/** NUL-separated string list, as of_property_read_string_array. The array is shared and frozen. */
+export function readStrings(node: DtNode, name: string): readonly string[] | undefined {
+  const p = getProp(node, name);
+  if (!p) return undefined;
+  let l = stringLists.get(p);
+  if (l === undefined) {
+    l = Object.freeze(decodeStringList(p.value));
+    stringLists.set(p, l);
+  }
+  return l;
 }
 
 export function decodeStringList(v: Uint8Array): string[] {
@@ -150,7 +169,7 @@ export function decodeStringList(v: Uint8Array): string[] {
 
 function latin1(b: Uint8Array): string {
   let s = '';
-  for (const c of b) s += String.fromCharCode(c);
+  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
   return s;
 }
 
@@ -159,12 +178,19 @@ export function readString(node: DtNode, name: string): string | undefined {
   return l && l.length > 0 ? l[0] : undefined;
 }
 
+/** Paths already worked out (nodes never move or change name once read). */
+const paths = new WeakMap<DtNode, string>();
+
 /** `/soc/ethernet@fff51000`; `/` for the root. */
 export function nodePath(node: DtNode): string {
   if (!node.parent) return '/';
-  const parts: string[] = [];
-  for (let n: DtNode | null = node; n && n.parent; n = n.parent) parts.unshift(n.name);
-  return '/' + parts.join('/');
+  let p = paths.get(node);
+  if (p === undefined) {
+    const up = node.parent.parent ? nodePath(node.parent) : '';
+    p = `${up}/${node.name}`;
+    paths.set(node, p);
+  }
+  return p;
 }
 
 /** Node name without the unit address (`ethernet` of `ethernet@fff51000`), as of_node_name. */
@@ -177,18 +203,26 @@ export function baseName(node: DtNode): string {
 
 export function encodeCells(cells: readonly number[]): Uint8Array {
   const out = new Uint8Array(cells.length * 4);
-  const dv = new DataView(out.buffer);
-  cells.forEach((c, i) => dv.setUint32(i * 4, c >>> 0, false));
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells[i]!;
+    out[i * 4] = c >>> 24;
+    out[i * 4 + 1] = c >>> 16;
+    out[i * 4 + 2] = c >>> 8;
+    out[i * 4 + 3] = c;
+  }
   return out;
 }
 
 export function encodeStrings(strings: readonly string[]): Uint8Array {
-  const bytes: number[] = [];
+  let len = 0;
+  for (const s of strings) len += s.length + 1;
+  const out = new Uint8Array(len);
+  let o = 0;
   for (const s of strings) {
-    for (let i = 0; i < s.length; i++) bytes.push(s.charCodeAt(i) & 0xff);
-    bytes.push(0);
+    for (let i = 0; i < s.length; i++) out[o++] = s.charCodeAt(i) & 0xff;
+    out[o++] = 0;
   }
-  return Uint8Array.from(bytes);
+  return out;
 }
 
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {

@@ -10,7 +10,7 @@ import { BUSES, findGroup } from '../base/machine.js';
 import { KernelError } from '../base/errors.js';
 import { deviceDriverAttach, deviceReleaseDriver, deviceAttach, driverMatchDevice } from '../base/dd.js';
 import { hasVfioNode } from '../iommu/group.js';
-import { type VDir, type VNode, dir, ro, wo, rw, link, PAGE_SIZE } from './vfs.js';
+import { type VDir, type VNode, dir, entries, ro, wo, rw, link, PAGE_SIZE } from './vfs.js';
 
 /** sysfs_streq: equal, allowing one trailing newline on the written side; the C string ends at NUL. */
 export function sysfsStreq(written: string, name: string): boolean {
@@ -76,7 +76,7 @@ export function blockedUnbind(m: Machine, dev: Device): KernelError {
 
 function deviceNode(m: Machine, dev: Device, children: Device[]): VDir {
   return dir(() => {
-    const e: Record<string, VNode | (() => VNode)> = {
+    const e = entries<VNode | (() => VNode)>({
       driver_override: rw(
         () => `${dev.driverOverride ?? '(null)'}\n`,
         (buf) => driverSetOverride(dev, buf),
@@ -84,7 +84,7 @@ function deviceNode(m: Machine, dev: Device, children: Device[]): VDir {
       modalias: ro(() => ofModalias(m, dev) + '\n'),
       uevent: rw(() => uevent(m, dev), (buf) => buf.length),
       subsystem: link(`/sys/bus/${dev.bus}`),
-    };
+    });
     if (dev.driver) e['driver'] = link(`/sys/bus/${dev.bus}/drivers/${dev.driver}`);
     if (dev.iommuGroup !== null) e['iommu_group'] = link(`/sys/kernel/iommu_groups/${dev.iommuGroup}`);
     if (dev.bus === 'amba') {
@@ -105,11 +105,11 @@ function deviceNode(m: Machine, dev: Device, children: Device[]): VDir {
 
 function driverNode(m: Machine, drv: Driver): VDir {
   return dir(() => {
-    const e: Record<string, VNode | (() => VNode)> = {
+    const e = entries<VNode | (() => VNode)>({
       bind: wo((buf) => bindStore(m, drv, buf)),
       unbind: wo((buf) => unbindStore(m, drv, buf)),
       uevent: wo((buf) => buf.length),
-    };
+    });
     if (drv.module) e['module'] = link(`/sys/module/${drv.module}`);
     for (const d of m.devices) if (d.bus === drv.bus && d.driver === drv.name) e[d.name] = link(deviceDir(d));
     return e;
@@ -235,12 +235,12 @@ function devicesTree(m: Machine): VDir {
 function moduleNode(m: Machine, name: string): VDir {
   return dir(() => {
     const mod = m.modules.find((x) => x.name === name)!;
-    const e: Record<string, VNode | (() => VNode)> = {
+    const e = entries<VNode | (() => VNode)>({
       initstate: ro(() => 'live\n'),
       refcnt: ro(() => `${mod.holders.filter((h) => h.includes(':')).length}\n`),
       holders: dir(() => Object.fromEntries(mod.holders.filter((h) => !h.includes(':')).map((h) => [h, link(`/sys/module/${h}`)]))),
       uevent: wo((b) => b.length),
-    };
+    });
     const params = Object.keys(mod.params);
     if (params.length) e['parameters'] = dir(() => Object.fromEntries(params.map((p) => [p, ro(() => `${mod.params[p]}\n`)])));
     const drvs = m.drivers.filter((d) => d.module === name);
@@ -293,7 +293,7 @@ function groupTypeStore(m: Machine, id: number, buf: string): number {
   const g = findGroup(m, id)!;
   const v = cstr(buf).replace(/\n$/, '');
   const types: Record<string, string> = { DMA: 'DMA', 'DMA-FQ': 'DMA-FQ', identity: 'identity', auto: 'DMA' };
-  const t = types[v];
+  const t = Object.hasOwn(types, v) ? types[v] : undefined;
   if (t === undefined) throw new KernelError('EINVAL', { hint: 'valid types: DMA, DMA-FQ, identity, auto' });
   if (g.devices.some((n) => m.devices.find((d) => d.name === n)?.driver !== null)) {
     throw new KernelError('EBUSY', { hint: 'unbind every device of the group before changing its domain type' });

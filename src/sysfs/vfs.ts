@@ -67,17 +67,19 @@ export function resolve(root: VDir, path: string, follow: boolean, op: KernelErr
   const walk = (p: string, followLast: boolean): string[] => {
     let names: string[] = [];
     let cur: VNode = root;
-    const comps = p.split('/').filter((c) => c !== '' && c !== '.');
+    const comps = p.split('/').filter((c) => c !== '');
     for (let i = 0; i < comps.length; i++) {
       const c = comps[i]!;
       const last = i === comps.length - 1;
+      // every component, '.' and '..' included, is looked up in a directory: `file/.`, `file/..` are ENOTDIR
+      if (cur.kind !== 'dir') throw new KernelError('ENOTDIR', { path, op });
+      if (c === '.') continue;
       if (c === '..') {
         // '..' leaves the physical directory, as the kernel's path walk does after a link
         names = names.slice(0, -1);
         cur = nodeAt(names);
         continue;
       }
-      if (cur.kind !== 'dir') throw new KernelError('ENOTDIR', { path, op });
       const next: VNode | undefined = cur.lookup(c);
       if (!next) throw new KernelError('ENOENT', { path, op });
       if (next.kind === 'link' && (!last || followLast)) {
@@ -91,8 +93,13 @@ export function resolve(root: VDir, path: string, follow: boolean, op: KernelErr
     }
     return names;
   };
-  const names = walk(path, follow);
-  return { node: nodeAt(names), path: '/' + names.join('/') };
+  // A trailing slash (or a final '.' or '..') asks for a directory: a final link is followed
+  // and anything else than a directory is ENOTDIR (fs/namei.c LOOKUP_DIRECTORY).
+  const wantDir = /\/\.{0,2}$/.test(path) && path !== '/';
+  const names = walk(path, follow || wantDir);
+  const node = nodeAt(names);
+  if (wantDir && node.kind !== 'dir') throw new KernelError('ENOTDIR', { path, op });
+  return { node, path: '/' + names.join('/') };
 }
 
 /** read(2) of a whole attribute. */
@@ -172,6 +179,15 @@ function parentOf(p: string): string {
 }
 
 // ---- small builders ----
+
+/**
+ * A directory's entry table with no prototype: entry names come from device, driver and
+ * module names, and `e[name] = …` with a name like `__proto__` would otherwise set the
+ * object's prototype instead of adding an entry.
+ */
+export function entries<T>(init: Record<string, T>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, init);
+}
 
 export function dir(entries: () => Record<string, VNode | (() => VNode)>): VDir {
   let cache: Record<string, VNode | (() => VNode)> | null = null;
