@@ -10,7 +10,7 @@ import { BUSES, findGroup } from '../base/machine.js';
 import { KernelError } from '../base/errors.js';
 import { deviceDriverAttach, deviceReleaseDriver, deviceAttach, driverMatchDevice } from '../base/dd.js';
 import { hasVfioNode } from '../iommu/group.js';
-import { type VDir, type VNode, dir, entries, ro, wo, rw, link, PAGE_SIZE } from './vfs.js';
+import { type VDir, type VNode, dir, lazyDir, entries, ro, wo, rw, link, PAGE_SIZE } from './vfs.js';
 
 /** sysfs_streq: equal, allowing one trailing newline on the written side; the C string ends at NUL. */
 export function sysfsStreq(written: string, name: string): boolean {
@@ -195,7 +195,13 @@ export function missingPathHint(m: Machine, path: string): string | undefined {
 
 function busNode(m: Machine, bus: BusName): VDir {
   return dir(() => ({
-    devices: dir(() => Object.fromEntries(m.devices.filter((d) => d.bus === bus).map((d) => [d.name, link(deviceDir(d))]))),
+    devices: lazyDir(
+      () => m.devices.filter((d) => d.bus === bus).map((d) => d.name),
+      (name) => {
+        const d = m.devices.find((x) => x.bus === bus && x.name === name);
+        return d && link(deviceDir(d));
+      },
+    ),
     drivers: dir(() => Object.fromEntries(m.drivers.filter((d) => d.bus === bus).map((d) => [d.name, () => driverNode(m, d)]))),
     drivers_autoprobe: rw(
       () => (m.buses[bus].autoprobe ? '1\n' : '0\n'),
@@ -211,25 +217,35 @@ function busNode(m: Machine, bus: BusName): VDir {
 
 /** The /sys/devices hierarchy: devices nested under the directory of their parent device. */
 function devicesTree(m: Machine): VDir {
-  const byParent = new Map<string, Device[]>();
+  // children of each directory, by name: built once, entries made only when looked up
+  const byParent = new Map<string, Map<string, Device>>();
   for (const d of m.devices) {
-    const l = byParent.get(d.parentDir) ?? [];
-    l.push(d);
-    byParent.set(d.parentDir, l);
+    let l = byParent.get(d.parentDir);
+    if (!l) byParent.set(d.parentDir, (l = new Map()));
+    l.set(d.name, d);
   }
-  const node = (d: Device): VDir => deviceNode(m, d, []);
-  const sub = (path: string): Record<string, () => VNode> =>
-    Object.fromEntries((byParent.get(path) ?? []).map((d) => [d.name, () => withChildren(d)]));
+  const kids = (path: string): Map<string, Device> => byParent.get(path) ?? new Map<string, Device>();
   const withChildren = (d: Device): VDir => {
-    const base = node(d);
-    const kids = sub(deviceDir(d));
-    return {
-      kind: 'dir',
-      list: () => [...base.list(), ...Object.keys(kids)],
-      lookup: (n) => (Object.prototype.hasOwnProperty.call(kids, n) ? kids[n]!() : base.lookup(n)),
-    };
+    const base = deviceNode(m, d, []);
+    const sub = kids(deviceDir(d));
+    return lazyDir(
+      () => [...base.list(), ...sub.keys()],
+      (n) => {
+        const c = sub.get(n);
+        return c ? withChildren(c) : base.lookup(n);
+      },
+    );
   };
-  return dir(() => ({ platform: dir(() => ({ ...sub('/sys/devices/platform'), uevent: rw(() => '', (b) => b.length) })) }));
+  const top = kids('/sys/devices/platform');
+  const uevent = rw(() => '', (b) => b.length);
+  const platform = lazyDir(
+    () => [...top.keys(), 'uevent'],
+    (n) => {
+      const c = top.get(n);
+      return c ? withChildren(c) : n === 'uevent' ? uevent : undefined;
+    },
+  );
+  return dir(() => ({ platform }));
 }
 
 function moduleNode(m: Machine, name: string): VDir {

@@ -189,6 +189,11 @@ export function entries<T>(init: Record<string, T>): Record<string, T> {
   return Object.assign(Object.create(null) as Record<string, T>, init);
 }
 
+/** A directory whose entries are found one by one, for directories with thousands of them. */
+export function lazyDir(list: () => string[], lookup: (name: string) => VNode | undefined): VDir {
+  return { kind: 'dir', list, lookup };
+}
+
 export function dir(entries: () => Record<string, VNode | (() => VNode)>): VDir {
   let cache: Record<string, VNode | (() => VNode)> | null = null;
   const get = (): Record<string, VNode | (() => VNode)> => (cache ??= entries());
