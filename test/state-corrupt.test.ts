@@ -183,3 +183,17 @@ test('load --force --json reports where the unusable file went; --dry-run moves 
   assert.equal(refused.code, 4);
   assert.equal(readFileSync(p, 'utf8'), 'garbage');
 });
+
+test('a state that cannot be written: exit 4, the previous state kept, nothing left behind', async () => {
+  const dir = tempDir('vfioctl-corrupt-');
+  const p = path.join(dir, 'state.json');
+  assert.equal((await run(p, '-q', 'load', 'default')).code, 0);
+  const before = readFileSync(p);
+  // the commands below run in this process: something in the way of its temporary file
+  mkdirSync(`${p}.tmp.${process.pid}`);
+  const r = await run(p, 'override', 'fff51000.ethernet', 'vfio-platform');
+  assert.equal(r.code, 4, r.stderr);
+  assert.match(r.stderr, new RegExp(`^vfioctl: ${p}: cannot write the state file: .*\nhint: nothing was changed: the previous state is still in place`));
+  assert.deepEqual(readFileSync(p), before);
+  assert.deepEqual(readdirSync(dir).sort(), ['state.json', `state.json.tmp.${process.pid}`]);
+});

@@ -509,24 +509,33 @@ function decodeGroups(groups: unknown[], devices: readonly Device[], v1: boolean
 
 // ---- writing ----
 
-/** Write atomically: temp file in the same directory, fsync, rename, fsync the directory. */
+/**
+ * Write atomically: temp file `<state>.tmp.<pid>` in the same directory, fsync, rename,
+ * fsync the directory. Then remove what killed vfioctl processes left next to the state
+ * (their temp files and half-taken lock files); the caller holds the lock.
+ */
 export function writeState(p: string, m: Machine): void {
   const dir = path.dirname(p);
-  fs.mkdirSync(dir, { recursive: true });
   const tmp = `${p}.tmp.${process.pid}`;
-  const data = serializeState(m);
-  const fd = fs.openSync(tmp, 'w', 0o644);
+  const data = Buffer.from(serializeState(m), 'utf8');
   try {
-    fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
+    fs.mkdirSync(dir, { recursive: true });
+    const fd = fs.openSync(tmp, 'w', 0o644);
+    try {
+      // write(2) may write less than asked (a full disk, a signal): go on until all is written
+      for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, p);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // not a file of ours after all (a directory in the way): leave it
+    }
+    throw new StateError(p, `cannot write the state file: ${(e as Error).message}`, `nothing was changed: the previous state is still in place; check the free space and permissions of ${dir}`);
   }
   try {
     const dfd = fs.openSync(dir, 'r');
@@ -538,6 +547,38 @@ export function writeState(p: string, m: Machine): void {
   } catch {
     // some filesystems refuse fsync on a directory; the rename is still atomic
   }
+  removeLeftovers(p);
+}
+
+/**
+ * Remove `<state>.tmp.<pid>`, `<state>.lock.<pid>` and `<state>.lock.break.<pid>` files whose
+ * process no longer runs (a vfioctl killed while writing or taking the lock). Files of live
+ * processes are left alone. Returns the names removed.
+ */
+export function removeLeftovers(p: string): string[] {
+  const dir = path.dirname(p);
+  const base = path.basename(p);
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const f of names) {
+    if (!f.startsWith(base)) continue;
+    const mt = /^\.(?:tmp|lock|lock\.break)\.(\d+)$/.exec(f.slice(base.length));
+    if (!mt) continue;
+    const pid = Number(mt[1]);
+    if (pid === process.pid || pidAlive(pid)) continue;
+    try {
+      fs.unlinkSync(path.join(dir, f));
+      removed.push(f);
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+  return removed;
 }
 
 /**
@@ -569,14 +610,22 @@ function sleepMs(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
+/** Whether a process runs: kill(pid, 0), and on Linux not a zombie (killed, not yet reaped). */
 function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    if (state === 'Z' || state === 'X') return false;
+  } catch {
+    // no /proc: trust kill(2)
+  }
+  return true;
 }
 
 function readLockPid(lock: string): number | null {
@@ -589,15 +638,52 @@ function readLockPid(lock: string): number | null {
   }
 }
 
+/**
+ * Create `file` holding our pid, atomically: the pid is written to `<file>.<pid>` first and
+ * hard-linked into place, so a lock file never exists without its pid (even when the
+ * process is killed half-way). Falls back to O_EXCL where hard links are not supported.
+ * Returns false when the file exists.
+ */
+function createPidFile(file: string): boolean {
+  const tmp = `${file}.${process.pid}`;
+  fs.writeFileSync(tmp, `${process.pid}\n`, { mode: 0o644 });
+  try {
+    fs.linkSync(tmp, file);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS' && code !== 'EMLINK') throw e;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx', 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    fs.writeSync(fd, `${process.pid}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
 export interface LockHandle {
   release(): void;
   /** stale locks of dead processes that were removed on the way */
   recovered: number[];
 }
 
+/** A lock file without a readable pid older than this is garbage (the O_EXCL fallback's window). */
+const GARBAGE_LOCK_MS = 2000;
+
 /**
- * Take `<state>.lock` (O_EXCL, holding our pid). A lock whose pid is dead is removed
- * (under a short-lived `.break` lock so two recoverers cannot remove a fresh lock).
+ * Take `<state>.lock` (holding our pid). A lock whose pid is dead is removed (under a
+ * short-lived `.break` lock so two recoverers cannot remove a fresh lock).
  * Waits up to `timeoutMs`, then fails naming the holder.
  */
 export function acquireLock(p: string, timeoutMs: number): LockHandle {
@@ -607,19 +693,19 @@ export function acquireLock(p: string, timeoutMs: number): LockHandle {
   const recovered: number[] = [];
   let delay = 2;
   for (;;) {
+    let created: boolean;
     try {
-      const fd = fs.openSync(lock, 'wx', 0o644);
-      fs.writeSync(fd, `${process.pid}\n`);
-      fs.closeSync(fd);
+      created = createPidFile(lock);
+    } catch (e) {
+      throw new StateError(p, `cannot create lock file ${lock}: ${(e as Error).message}`, 'check that the directory is writable');
+    }
+    if (created) {
       return {
         recovered,
         release: () => {
           if (readLockPid(lock) === process.pid) fs.rmSync(lock, { force: true });
         },
       };
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw new StateError(p, `cannot create lock file ${lock}: ${(e as Error).message}`, 'check that the directory is writable');
     }
     const holder = readLockPid(lock);
     if (holder !== null && !pidAlive(holder)) {
@@ -627,11 +713,10 @@ export function acquireLock(p: string, timeoutMs: number): LockHandle {
       continue;
     }
     if (holder === null) {
-      // being written right now, or garbage: give it a moment, then treat garbage as stale
-      try {
-        const st = fs.statSync(lock);
-        if (Date.now() - st.mtimeMs > 2000 && breakStaleLock(lock, null)) continue;
-      } catch {
+      const age = ageMs(lock);
+      if (age === null) continue; // released meanwhile
+      if (age > GARBAGE_LOCK_MS) {
+        breakStaleLock(lock, null);
         continue;
       }
     }
@@ -639,7 +724,7 @@ export function acquireLock(p: string, timeoutMs: number): LockHandle {
       throw new StateError(
         p,
         `state file is locked by pid ${holder ?? '?'} (lock ${lock}), which still holds it after ${(timeoutMs / 1000).toFixed(1)} s`,
-        `wait for that vfioctl to finish; if pid ${holder ?? '?'} is not a vfioctl, remove ${lock}`,
+        `nothing was changed; wait for that vfioctl to finish (or wait longer: VFIOCTL_LOCK_TIMEOUT=<seconds>); if pid ${holder ?? '?'} is not a vfioctl, remove ${lock}`,
       );
     }
     sleepMs(delay + Math.floor(Math.random() * delay));
@@ -647,20 +732,32 @@ export function acquireLock(p: string, timeoutMs: number): LockHandle {
   }
 }
 
+/** milliseconds since `f` was last modified; null when it does not exist */
+function ageMs(f: string): number | null {
+  try {
+    return Date.now() - fs.statSync(f).mtimeMs;
+  } catch {
+    return null;
+  }
+}
+
 function breakStaleLock(lock: string, deadPid: number | null): boolean {
   const breaker = `${lock}.break`;
-  let fd: number;
+  let mine: boolean;
   try {
-    fd = fs.openSync(breaker, 'wx', 0o644);
+    mine = createPidFile(breaker);
   } catch {
+    return false;
+  }
+  if (!mine) {
     const bp = readLockPid(breaker);
-    if (bp !== null && !pidAlive(bp)) fs.rmSync(breaker, { force: true });
+    if (bp !== null ? !pidAlive(bp) : (ageMs(breaker) ?? 0) > GARBAGE_LOCK_MS) fs.rmSync(breaker, { force: true });
     return false;
   }
   try {
-    fs.writeSync(fd, `${process.pid}\n`);
-    fs.closeSync(fd);
-    if (readLockPid(lock) === deadPid) {
+    // re-check under the breaker: still the dead holder's lock (or still old garbage)
+    const cur = readLockPid(lock);
+    if (deadPid !== null ? cur === deadPid : cur === null && (ageMs(lock) ?? 0) > GARBAGE_LOCK_MS) {
       fs.rmSync(lock, { force: true });
       return true;
     }

@@ -17,6 +17,7 @@ export async function load(o: Out, treeName: string, opts: { force?: boolean; le
   const lock = acquireLock(p, lockTimeoutMs(o.ctx));
   let movedAside: string | null = null;
   try {
+    for (const pid of lock.recovered) note(o.ctx, o.g, `removed a stale lock left by pid ${pid}, which no longer runs`);
     let old = null;
     let unusable: StateError | null = null;
     try {
