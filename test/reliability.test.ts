@@ -271,6 +271,27 @@ test('what killed processes leave (lock, temp files, a half-taken lock) is clean
   await live.done;
 });
 
+// (before, this spun at full speed for ever: the timeout turns such a regression into a failure)
+test('a stale lock whose recovery is held up by a live .break holder: the timeout still applies and names both', { timeout: 30_000 }, async () => {
+  const p = await machine(2);
+  const dead = await deadPid();
+  const stuck = start('sleep', ['60']); // as a vfioctl stopped while recovering the lock would be
+  const stuckPid = stuck.child.pid!;
+  writeFileSync(`${p}.lock`, `${dead}\n`);
+  writeFileSync(`${p}.lock.break`, `${stuckPid}\n`);
+  const before = readFileSync(p);
+  const r = await vfioctl(p, ['probe', devName(0)], { VFIOCTL_LOCK_TIMEOUT: '0.5' });
+  assert.equal(r.code, 4, r.stderr);
+  assert.match(r.stderr, new RegExp(`locked by pid ${dead}, which no longer runs, and after 0\\.5 s the stale lock still cannot be removed: ${p}\\.lock\\.break is held by pid ${stuckPid}\\n`));
+  assert.deepEqual(readFileSync(p), before);
+  stuck.child.kill('SIGKILL');
+  await stuck.done;
+  const ok = await vfioctl(p, ['probe', devName(0)]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stderr, new RegExp(`removed a stale lock left by pid ${dead}`));
+  assert.deepEqual(leftovers(p), []);
+});
+
 // ---- crashes ----
 
 test(`kill -9 at random moments (${STRESS ? 200 : 20} times): the state is always the one before or after the command, and the next command recovers`, async (t) => {

@@ -688,7 +688,11 @@ const GARBAGE_LOCK_MS = 2000;
  */
 export function acquireLock(p: string, timeoutMs: number): LockHandle {
   const lock = `${p}.lock`;
-  fs.mkdirSync(path.dirname(p), { recursive: true });
+  try {
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+  } catch (e) {
+    throw new StateError(p, `cannot create the directory of the state file: ${(e as Error).message}`, 'use another --state, or check the permissions of its directory');
+  }
   const deadline = Date.now() + timeoutMs;
   const recovered: number[] = [];
   let delay = 2;
@@ -708,22 +712,34 @@ export function acquireLock(p: string, timeoutMs: number): LockHandle {
       };
     }
     const holder = readLockPid(lock);
+    /** the live process holding `<lock>.break` while the holder is dead (another recoverer, or a stuck one) */
+    let breaker: number | null | undefined;
     if (holder !== null && !pidAlive(holder)) {
-      if (breakStaleLock(lock, holder)) recovered.push(holder);
-      continue;
-    }
-    if (holder === null) {
+      const r = breakStaleLock(p, lock, holder);
+      if (r === BROKEN) recovered.push(holder);
+      if (r === BROKEN || r === RETRY) continue;
+      breaker = r;
+    } else if (holder === null) {
       const age = ageMs(lock);
       if (age === null) continue; // released meanwhile
       if (age > GARBAGE_LOCK_MS) {
-        breakStaleLock(lock, null);
-        continue;
+        const r = breakStaleLock(p, lock, null);
+        if (r === BROKEN || r === RETRY) continue;
+        breaker = r;
       }
     }
     if (Date.now() >= deadline) {
+      const waited = `${(timeoutMs / 1000).toFixed(1)} s`;
+      if (breaker !== undefined) {
+        throw new StateError(
+          p,
+          `state file is locked by ${holder === null ? 'a lock file that names no process' : `pid ${holder}, which no longer runs`}, and after ${waited} the stale lock still cannot be removed: ${lock}.break is held by pid ${breaker ?? '?'}`,
+          `nothing was changed; if pid ${breaker ?? '?'} is not a vfioctl that is recovering the lock, remove ${lock}.break and ${lock}`,
+        );
+      }
       throw new StateError(
         p,
-        `state file is locked by pid ${holder ?? '?'} (lock ${lock}), which still holds it after ${(timeoutMs / 1000).toFixed(1)} s`,
+        `state file is locked by pid ${holder ?? '?'} (lock ${lock}), which still holds it after ${waited}`,
         `nothing was changed; wait for that vfioctl to finish (or wait longer: VFIOCTL_LOCK_TIMEOUT=<seconds>); if pid ${holder ?? '?'} is not a vfioctl, remove ${lock}`,
       );
     }
@@ -741,28 +757,36 @@ function ageMs(f: string): number | null {
   }
 }
 
-function breakStaleLock(lock: string, deadPid: number | null): boolean {
+const BROKEN = 'broken';
+const RETRY = 'retry';
+
+/**
+ * Remove the lock of a dead holder (deadPid), or an old lock file naming nobody (null),
+ * under `<lock>.break` so that two recoverers cannot remove a lock taken meanwhile.
+ * BROKEN: removed; RETRY: something changed, look again now; otherwise the pid (or null
+ * when unreadable) of the live process holding `<lock>.break`: wait for it.
+ */
+function breakStaleLock(p: string, lock: string, deadPid: number | null): typeof BROKEN | typeof RETRY | number | null {
   const breaker = `${lock}.break`;
-  let mine: boolean;
   try {
-    mine = createPidFile(breaker);
-  } catch {
-    return false;
-  }
-  if (!mine) {
-    const bp = readLockPid(breaker);
-    if (bp !== null ? !pidAlive(bp) : (ageMs(breaker) ?? 0) > GARBAGE_LOCK_MS) fs.rmSync(breaker, { force: true });
-    return false;
-  }
-  try {
-    // re-check under the breaker: still the dead holder's lock (or still old garbage)
-    const cur = readLockPid(lock);
-    if (deadPid !== null ? cur === deadPid : cur === null && (ageMs(lock) ?? 0) > GARBAGE_LOCK_MS) {
-      fs.rmSync(lock, { force: true });
-      return true;
+    if (!createPidFile(breaker)) {
+      const bp = readLockPid(breaker);
+      if (bp !== null ? pidAlive(bp) : (ageMs(breaker) ?? 0) <= GARBAGE_LOCK_MS) return bp;
+      fs.rmSync(breaker, { force: true }); // its process died while recovering
+      return RETRY;
     }
-    return false;
-  } finally {
-    fs.rmSync(breaker, { force: true });
+    try {
+      // re-check under the breaker: still the dead holder's lock (or still old garbage)
+      const cur = readLockPid(lock);
+      if (deadPid !== null ? cur === deadPid : cur === null && (ageMs(lock) ?? 0) > GARBAGE_LOCK_MS) {
+        fs.rmSync(lock, { force: true });
+        return BROKEN;
+      }
+      return RETRY;
+    } finally {
+      fs.rmSync(breaker, { force: true });
+    }
+  } catch (e) {
+    throw new StateError(p, `cannot remove the stale lock ${lock}: ${(e as Error).message}`, `check that ${path.dirname(lock)} is writable`);
   }
 }
