@@ -1,7 +1,10 @@
-/** load <tree>: boot a new machine, replacing the state (refuses to drop open VFIO devices without --force). */
+/**
+ * load <tree>: boot a new machine, replacing the state (refuses to drop open VFIO devices
+ * without --force). With --force an unusable state file is moved aside, never overwritten.
+ */
 import type { Out } from '../main.js';
 import { loadTree, note, activeStatePath } from '../session.js';
-import { readState, writeState, acquireLock } from '../../state/store.js';
+import { readState, writeState, acquireLock, setAside } from '../../state/store.js';
 import { lockTimeoutMs } from '../session.js';
 import { StateError, KernelError } from '../../base/errors.js';
 import { boot } from '../../base/boot.js';
@@ -12,13 +15,16 @@ export async function load(o: Out, treeName: string, opts: { force?: boolean; le
   const m = boot(tree, { legacyMessages: opts.legacy ?? false });
   const p = activeStatePath(o.ctx, o.g);
   const lock = acquireLock(p, lockTimeoutMs(o.ctx));
+  let movedAside: string | null = null;
   try {
+    for (const pid of lock.recovered) note(o.ctx, o.g, `removed a stale lock left by pid ${pid}, which no longer runs`);
     let old = null;
+    let unusable: StateError | null = null;
     try {
       old = readState(p);
     } catch (e) {
       if (!(e instanceof StateError) || !opts.force) throw e;
-      note(o.ctx, o.g, `replacing the unusable state file ${p} (--force)`);
+      unusable = e;
     }
     const open = old ? old.devices.filter((d) => d.vfio && d.vfio.openCount > 0) : [];
     if (open.length && !opts.force) {
@@ -29,7 +35,14 @@ export async function load(o: Out, treeName: string, opts: { force?: boolean; le
         hint: `close them (vfioctl close DEVICE) or add --force`,
       });
     }
-    if (!o.g.dryRun) writeState(p, m);
+    if (!o.g.dryRun) {
+      // never overwrite what we could not read: keep it next to the new state
+      if (unusable) movedAside = setAside(p);
+      writeState(p, m);
+    }
+    if (unusable) {
+      note(o.ctx, o.g, movedAside ? `the state file was unusable (${unusable.message}); moved it aside to ${movedAside}` : `the state file is unusable (${unusable.message}); --dry-run: it would be moved aside to ${p}.corrupt-<time>`);
+    }
   } finally {
     lock.release();
   }
@@ -40,6 +53,7 @@ export async function load(o: Out, treeName: string, opts: { force?: boolean; le
     iommuGroups: m.groups.length,
     bound,
     dmesg: m.log.map((l) => l.text).filter((t) => /duplicate|failed/.test(t)),
+    ...(movedAside ? { movedAside } : {}),
   };
   const steps = [
     ...(/\.dts$/.test(treeName) ? [{ command: `dtc -I dts -O dtb -o board.dtb ${treeName}`, why: 'compile the source into the blob a bootloader hands to the kernel (cpp first if it has #include)' }] : []),
