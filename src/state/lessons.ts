@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StateError } from '../base/errors.js';
+import { writeFileAtomic } from './store.js';
 
 export interface LessonProgress {
   /** index of the current step (== number of steps when done) */
@@ -44,7 +45,7 @@ export function activeLesson(statePath: string): string | null {
 export function setActiveLesson(statePath: string, lesson: string | null): void {
   const f = path.join(lessonDir(statePath), 'active');
   if (lesson === null) fs.rmSync(f, { force: true });
-  else atomicWrite(f, lesson + '\n');
+  else writeFileAtomic(f, lesson + '\n');
 }
 
 const progressFile = (statePath: string): string => path.join(lessonDir(statePath), 'progress.json');
@@ -76,13 +77,5 @@ export function readProgress(statePath: string): Map<string, LessonProgress> {
 }
 
 export function writeProgress(statePath: string, all: Map<string, LessonProgress>): void {
-  atomicWrite(progressFile(statePath), JSON.stringify({ lessons: Object.fromEntries(all) }, null, 2) + '\n');
-}
-
-/** temp file in the same directory + rename: readers see the old or the new file */
-function atomicWrite(file: string, data: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp.${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+  writeFileAtomic(progressFile(statePath), JSON.stringify({ lessons: Object.fromEntries(all) }, null, 2) + '\n');
 }

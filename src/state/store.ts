@@ -515,9 +515,23 @@ function decodeGroups(groups: unknown[], devices: readonly Device[], v1: boolean
  * (their temp files and half-taken lock files); the caller holds the lock.
  */
 export function writeState(p: string, m: Machine): void {
-  const dir = path.dirname(p);
-  const tmp = `${p}.tmp.${process.pid}`;
-  const data = Buffer.from(serializeState(m), 'utf8');
+  try {
+    writeFileAtomic(p, serializeState(m));
+  } catch (e) {
+    throw new StateError(p, `cannot write the state file: ${(e as Error).message}`, `nothing was changed: the previous state is still in place; check the free space and permissions of ${path.dirname(p)}`);
+  }
+  removeLeftovers(p);
+}
+
+/**
+ * Replace `file` atomically: a temporary `<file>.tmp.<pid>` in the same directory, written
+ * in full and fsynced, renamed over it, then the directory fsynced. Readers see the old
+ * file or the new one. On failure the temporary file is removed and the error thrown.
+ */
+export function writeFileAtomic(file: string, text: string): void {
+  const dir = path.dirname(file);
+  const tmp = `${file}.tmp.${process.pid}`;
+  const data = Buffer.from(text, 'utf8');
   try {
     fs.mkdirSync(dir, { recursive: true });
     const fd = fs.openSync(tmp, 'w', 0o644);
@@ -528,14 +542,14 @@ export function writeState(p: string, m: Machine): void {
     } finally {
       fs.closeSync(fd);
     }
-    fs.renameSync(tmp, p);
+    fs.renameSync(tmp, file);
   } catch (e) {
     try {
       fs.rmSync(tmp, { force: true });
     } catch {
       // not a file of ours after all (a directory in the way): leave it
     }
-    throw new StateError(p, `cannot write the state file: ${(e as Error).message}`, `nothing was changed: the previous state is still in place; check the free space and permissions of ${dir}`);
+    throw e;
   }
   try {
     const dfd = fs.openSync(dir, 'r');
@@ -547,7 +561,6 @@ export function writeState(p: string, m: Machine): void {
   } catch {
     // some filesystems refuse fsync on a directory; the rename is still atomic
   }
-  removeLeftovers(p);
 }
 
 /**
