@@ -6,20 +6,7 @@
 # It runs on a scratch machine in a temporary directory; your own vfioctl state is not touched.
 # Set VFIOCTL to use another vfioctl (default: this checkout's bin/vfioctl; run npm run build first).
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-VFIOCTL=${VFIOCTL:-"$here/../bin/vfioctl"}
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-VFIOCTL_STATE="$scratch/state.json"
-export VFIOCTL_STATE
-
-say() { printf '%s\n' "${1-}"; }
-run() {
-  printf '$ vfioctl %s\n' "$*"
-  "$VFIOCTL" "$@" 2>&1
-  status=$?
-  [ "$status" -eq 0 ] || printf '[exit %s]\n' "$status"
-}
+. "$(cd "$(dirname "$0")" && pwd)/lib-demo.sh"
 
 say '== vfioctl demo generic-reset: The generic reset-controller what-if, and why it was never merged =='
 say 'fff80000.sata has no reset module, but its device-tree node has a "resets" line of its own. In 2018 Geert Uytterhoeven proposed letting vfio-platform reset such devices through the reset controller. It was never merged. vfioctl can act it out as a clearly labelled what-if.'

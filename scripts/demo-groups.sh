@@ -6,20 +6,7 @@
 # It runs on a scratch machine in a temporary directory; your own vfioctl state is not touched.
 # Set VFIOCTL to use another vfioctl (default: this checkout's bin/vfioctl; run npm run build first).
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-VFIOCTL=${VFIOCTL:-"$here/../bin/vfioctl"}
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-VFIOCTL_STATE="$scratch/state.json"
-export VFIOCTL_STATE
-
-say() { printf '%s\n' "${1-}"; }
-run() {
-  printf '$ vfioctl %s\n' "$*"
-  "$VFIOCTL" "$@" 2>&1
-  status=$?
-  [ "$status" -eq 0 ] || printf '[exit %s]\n' "$status"
-}
+. "$(cd "$(dirname "$0")" && pwd)/lib-demo.sh"
 
 say '== vfioctl demo groups: IOMMU groups and viability =='
 say 'fff60000.crypto and fff61000.rng sit behind the same IOMMU stream, so they share IOMMU group 2. The group, not the device, is what user space owns: it is usable only when every device in it is unbound or bound to a VFIO driver.'

@@ -6,20 +6,7 @@
 # It runs on a scratch machine in a temporary directory; your own vfioctl state is not touched.
 # Set VFIOCTL to use another vfioctl (default: this checkout's bin/vfioctl; run npm run build first).
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-VFIOCTL=${VFIOCTL:-"$here/../bin/vfioctl"}
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-VFIOCTL_STATE="$scratch/state.json"
-export VFIOCTL_STATE
-
-say() { printf '%s\n' "${1-}"; }
-run() {
-  printf '$ vfioctl %s\n' "$*"
-  "$VFIOCTL" "$@" 2>&1
-  status=$?
-  [ "$status" -eq 0 ] || printf '[exit %s]\n' "$status"
-}
+. "$(cd "$(dirname "$0")" && pwd)/lib-demo.sh"
 
 say '== vfioctl demo no-reset: A device with no reset module: ENOENT, reset_required=0, and what it costs =='
 say 'fff52000.dma (acme,sim-dma) has no vfio-platform reset module and no ACPI _RST. Mainline vfio-platform refuses such a device, because nothing could quiesce it between owners. You will see the refusal, override it with reset_required=0, and see the price.'

@@ -6,20 +6,7 @@
 # It runs on a scratch machine in a temporary directory; your own vfioctl state is not touched.
 # Set VFIOCTL to use another vfioctl (default: this checkout's bin/vfioctl; run npm run build first).
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-VFIOCTL=${VFIOCTL:-"$here/../bin/vfioctl"}
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-VFIOCTL_STATE="$scratch/state.json"
-export VFIOCTL_STATE
-
-say() { printf '%s\n' "${1-}"; }
-run() {
-  printf '$ vfioctl %s\n' "$*"
-  "$VFIOCTL" "$@" 2>&1
-  status=$?
-  [ "$status" -eq 0 ] || printf '[exit %s]\n' "$status"
-}
+. "$(cd "$(dirname "$0")" && pwd)/lib-demo.sh"
 
 say '== vfioctl demo passthrough: Classic passthrough of a device with a reset module, and the way back =='
 say 'fff51000.ethernet is a Calxeda xgmac, bound at boot to its host driver calxedaxgmac. vfio-platform has a reset module for it (vfio_platform_calxedaxgmac), so it can be handed to user space safely. You will do it step by step, open it as a user-space program would, and give it back to the host driver.'

@@ -6,20 +6,7 @@
 # It runs on a scratch machine in a temporary directory; your own vfioctl state is not touched.
 # Set VFIOCTL to use another vfioctl (default: this checkout's bin/vfioctl; run npm run build first).
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-VFIOCTL=${VFIOCTL:-"$here/../bin/vfioctl"}
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-VFIOCTL_STATE="$scratch/state.json"
-export VFIOCTL_STATE
-
-say() { printf '%s\n' "${1-}"; }
-run() {
-  printf '$ vfioctl %s\n' "$*"
-  "$VFIOCTL" "$@" 2>&1
-  status=$?
-  [ "$status" -eq 0 ] || printf '[exit %s]\n' "$status"
-}
+. "$(cd "$(dirname "$0")" && pwd)/lib-demo.sh"
 
 say '== vfioctl demo termination: Abnormal termination, with and without a reset =='
 say 'A user-space driver can die at any moment. The kernel then closes its fds, and the release path resets the device, if it can. First with fff51000.ethernet, which has a reset module; then with fff52000.dma, which has none.'

@@ -7,7 +7,9 @@ import path from 'node:path';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { SCENARIOS } = await import(path.join(here, '../dist/src/teach/scenarios.js'));
-const { demoScript } = await import(path.join(here, '../dist/src/teach/script.js'));
+const { demoScript, demoLibScript } = await import(path.join(here, '../dist/src/teach/script.js'));
+writeFileSync(path.join(here, 'lib-demo.sh'), demoLibScript());
+console.log('wrote scripts/lib-demo.sh');
 for (const s of SCENARIOS) {
   const file = path.join(here, `demo-${s.name}.sh`);
   writeFileSync(file, demoScript(s));

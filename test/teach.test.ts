@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { REPO, tempState, run, stateBytes, golden } from './helpers.js';
 import { SCENARIOS } from '../src/teach/scenarios.js';
-import { demoScript } from '../src/teach/script.js';
+import { demoScript, demoLibScript } from '../src/teach/script.js';
 import { readProgress, activeLesson, scratchPath } from '../src/state/lessons.js';
 
 const args = (line: string): string[] => line.split(' ');
@@ -139,6 +139,7 @@ for (const s of SCENARIOS) {
   test(`demo ${s.name}: vfioctl demo and scripts/demo-${s.name}.sh print the golden transcript`, async () => {
     const script = path.join(REPO, 'scripts', `demo-${s.name}.sh`);
     assert.equal(readFileSync(script, 'utf8'), demoScript(s), `scripts/demo-${s.name}.sh is stale: npm run gen-demos`);
+    assert.equal(readFileSync(path.join(REPO, 'scripts', 'lib-demo.sh'), 'utf8'), demoLibScript(), 'scripts/lib-demo.sh is stale: npm run gen-demos');
     const state = tempState();
     const r = await run(state, 'demo', s.name);
     assert.equal(r.code, 0, r.stderr);

@@ -52,6 +52,18 @@ export function demoScript(s: Scenario): string {
 # It runs on a scratch machine in a temporary directory; your own vfioctl state is not touched.
 # Set VFIOCTL to use another vfioctl (default: this checkout's bin/vfioctl; run npm run build first).
 set -u
+. "$(cd "$(dirname "$0")" && pwd)/lib-demo.sh"
+
+${body}
+`;
+}
+
+/** scripts/lib-demo.sh: what every demo script sources (the scratch machine, say, run). */
+export function demoLibScript(): string {
+  return `# Sourced by scripts/demo-*.sh (generated with them by \`npm run gen-demos\`).
+# A scratch machine in a temporary directory, removed on exit, and two helpers:
+#   say TEXT      print a line of narration
+#   run ARGS…     print "$ vfioctl ARGS…", run it (stderr to stdout), show a non-zero exit status
 here=$(cd "$(dirname "$0")" && pwd)
 VFIOCTL=\${VFIOCTL:-"$here/../bin/vfioctl"}
 scratch=$(mktemp -d)
@@ -66,7 +78,5 @@ run() {
   status=$?
   [ "$status" -eq 0 ] || printf '[exit %s]\\n' "$status"
 }
-
-${body}
 `;
 }
