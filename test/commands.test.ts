@@ -7,24 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { run, tempState, stateBytes, REPO } from './helpers.js';
+import { run, tempState, stateBytes, REPO, okRun, booted } from './helpers.js';
 
 const ETH = 'fff51000.ethernet';
 const DMA = 'fff52000.dma';
-
-async function ok(state: string, ...argv: string[]): Promise<{ stdout: string; stderr: string }> {
-  const r = await run(state, ...argv);
-  assert.equal(r.code, 0, `vfioctl ${argv.join(' ')} -> ${r.code}\n${r.stderr}`);
-  return r;
-}
-
-/** a machine that exists on disk (booted default) */
-async function booted(): Promise<string> {
-  const s = tempState();
-  await ok(s, '-q', 'status');
-  assert.ok(existsSync(s));
-  return s;
-}
 
 interface JsonErr { code: string; errno?: number; message: string; path?: string; hint?: string }
 
@@ -57,7 +43,7 @@ test('fresh state boots the default machine with a note on stderr', async () => 
 
 test('status --json: devices[] field names', async () => {
   const s = await booted();
-  const r = await ok(s, '--json', 'status');
+  const r = await okRun(s, '--json', 'status');
   const doc = JSON.parse(r.stdout) as { devices: Record<string, unknown>[] };
   const eth = doc.devices.find((d) => d['name'] === ETH)!;
   assert.equal(eth['bus'], 'platform');
@@ -71,24 +57,24 @@ test('status --json: devices[] field names', async () => {
 
 test('passthrough, then info/regions/irqs --json', async () => {
   const s = await booted();
-  const p = await ok(s, 'passthrough', ETH);
+  const p = await okRun(s, 'passthrough', ETH);
   assert.match(p.stdout, /bound to vfio-platform/);
-  const info = JSON.parse((await ok(s, '--json', 'info', ETH)).stdout);
+  const info = JSON.parse((await okRun(s, '--json', 'info', ETH)).stdout);
   assert.deepEqual(info, { flags: 5, flagNames: ['RESET', 'PLATFORM'], numRegions: 1, numIrqs: 3 });
-  const regions = JSON.parse((await ok(s, '--json', 'regions', ETH)).stdout).regions;
+  const regions = JSON.parse((await okRun(s, '--json', 'regions', ETH)).stdout).regions;
   assert.equal(regions.length, 1);
   assert.deepEqual(
     { index: regions[0].index, offset: regions[0].offset, size: regions[0].size, flags: regions[0].flags, flagNames: regions[0].flagNames },
     { index: 0, offset: '0x0', size: '0x1000', flags: 7, flagNames: ['READ', 'WRITE', 'MMAP'] },
   );
-  const irqs = JSON.parse((await ok(s, '--json', 'irqs', ETH)).stdout).irqs;
+  const irqs = JSON.parse((await okRun(s, '--json', 'irqs', ETH)).stdout).irqs;
   assert.equal(irqs.length, 3);
   for (const q of irqs) {
     assert.equal(q.count, 1);
     assert.equal(q.flags, 7);
     assert.deepEqual(q.flagNames, ['EVENTFD', 'MASKABLE', 'AUTOMASKED']);
   }
-  const st = JSON.parse((await ok(s, '--json', 'status')).stdout);
+  const st = JSON.parse((await okRun(s, '--json', 'status')).stdout);
   const eth = st.devices.find((d: { name: string }) => d.name === ETH);
   assert.equal(eth.driver, 'vfio-platform');
   assert.equal(eth.driverOverride, 'vfio-platform');
@@ -96,12 +82,12 @@ test('passthrough, then info/regions/irqs --json', async () => {
 
 test('--explain prints the echo … > driver_override line', async () => {
   const s = await booted();
-  const r = await ok(s, '--explain', 'passthrough', ETH);
+  const r = await okRun(s, '--explain', 'passthrough', ETH);
   assert.ok(r.stdout.includes(`echo vfio-platform > /sys/bus/platform/devices/${ETH}/driver_override`), r.stdout);
   const s2 = await booted();
-  const o = await ok(s2, '--explain', 'override', ETH, 'vfio-platform');
+  const o = await okRun(s2, '--explain', 'override', ETH, 'vfio-platform');
   assert.ok(o.stdout.includes(`echo vfio-platform > /sys/bus/platform/devices/${ETH}/driver_override`), o.stdout);
-  const j = JSON.parse((await ok(await booted(), '--json', '--explain', 'override', ETH, 'vfio-platform')).stdout);
+  const j = JSON.parse((await okRun(await booted(), '--json', '--explain', 'override', ETH, 'vfio-platform')).stdout);
   assert.ok(Array.isArray(j.explain) && j.explain.length > 0);
 });
 
@@ -124,15 +110,15 @@ test('errors: bind EBUSY / ENODEV / ENOENT (no module) / probe ENOENT', async ()
   // already bound to its host driver
   const e2 = await refused(s, 1, 'EBUSY', 'bind', ETH, '--driver', 'calxedaxgmac');
   assert.equal(e2.errno, 16);
-  await ok(s, 'modprobe', 'vfio-platform');
-  await ok(s, 'unbind', ETH);
+  await okRun(s, 'modprobe', 'vfio-platform');
+  await okRun(s, 'unbind', ETH);
   const e3 = await refused(s, 1, 'ENODEV', 'bind', ETH);
   assert.equal(e3.errno, 19);
   assert.match(e3.path ?? '', /\/sys\/bus\/platform\/drivers\/vfio-platform\/bind/);
   await refused(s, 1, 'ENODEV', 'bind', ETH, '--driver', 'acme-dma');
   // probe failure through bind: dma has no reset handler
-  await ok(s, 'override', DMA, 'vfio-platform');
-  await ok(s, 'unbind', DMA);
+  await okRun(s, 'override', DMA, 'vfio-platform');
+  await okRun(s, 'unbind', DMA);
   const e4 = await refused(s, 1, 'ENOENT', 'bind', DMA);
   assert.equal(e4.errno, 2);
   // passthrough verifies the driver link after drivers_probe
@@ -142,7 +128,7 @@ test('errors: bind EBUSY / ENODEV / ENOENT (no module) / probe ENOENT', async ()
 
 test('errors: unbind ENODEV (wrong driver, unbound device)', async () => {
   const s = await booted();
-  await ok(s, 'unbind', ETH);
+  await okRun(s, 'unbind', ETH);
   // the command writes through the driver link, which an unbound device lacks (echo > …/driver/unbind)
   const e = await refused(s, 1, 'ENOENT', 'unbind', ETH);
   assert.match(e.path ?? '', /driver\/unbind$/);
@@ -165,12 +151,12 @@ test('errors: EACCES on reading write-only files and writing read-only ones; ENO
 
 test('errors: open of a non-viable group -> EPERM; second owner -> EBUSY; unbind of open device -> EWOULDBLOCK', async () => {
   const s = await booted();
-  await ok(s, 'modprobe', 'vfio-platform', 'reset_required=0');
-  await ok(s, 'passthrough', 'fff60000.crypto');
+  await okRun(s, 'modprobe', 'vfio-platform', 'reset_required=0');
+  await okRun(s, 'passthrough', 'fff60000.crypto');
   const e = await refused(s, 1, 'EPERM', 'open', 'fff60000.crypto');
   assert.equal(e.errno, 1);
-  await ok(s, 'passthrough', ETH);
-  await ok(s, 'open', ETH, '--owner', 'qemu');
+  await okRun(s, 'passthrough', ETH);
+  await okRun(s, 'open', ETH, '--owner', 'qemu');
   await refused(s, 1, 'EBUSY', 'open', ETH, '--owner', 'other');
   const w = await refused(s, 1, 'EWOULDBLOCK', 'unbind', ETH);
   assert.match(w.message, /would block/);
@@ -187,15 +173,15 @@ test('errors: open of a non-viable group -> EPERM; second owner -> EBUSY; unbind
 
 test('errors: reset without a handler -> EINVAL', async () => {
   const s = await booted();
-  await ok(s, 'modprobe', 'vfio-platform', 'reset_required=0');
-  await ok(s, 'passthrough', DMA);
-  await ok(s, 'open', DMA, '--owner', 'q');
+  await okRun(s, 'modprobe', 'vfio-platform', 'reset_required=0');
+  await okRun(s, 'passthrough', DMA);
+  await okRun(s, 'open', DMA, '--owner', 'q');
   const e = await refused(s, 1, 'EINVAL', 'reset', DMA);
   assert.equal(e.errno, 22);
   // with a handler it works
-  await ok(s, 'passthrough', ETH);
-  await ok(s, 'open', ETH, '--owner', 'q2');
-  await ok(s, 'reset', ETH);
+  await okRun(s, 'passthrough', ETH);
+  await okRun(s, 'open', ETH, '--owner', 'q2');
+  await okRun(s, 'reset', ETH);
 });
 
 test('errors: module errors (unknown module, bad parameter, rmmod not loaded)', async () => {
@@ -206,7 +192,7 @@ test('errors: module errors (unknown module, bad parameter, rmmod not loaded)', 
   assert.match(inval.message, /could not insert 'vfio_platform': Invalid argument/);
   await refused(s, 1, 'ENOENT', 'rmmod', 'vfio-platform');
   // an unknown parameter is ignored with a warning, as the kernel does
-  const r = JSON.parse((await ok(s, '--json', 'modprobe', 'vfio-platform', 'no_such_param=1')).stdout);
+  const r = JSON.parse((await okRun(s, '--json', 'modprobe', 'vfio-platform', 'no_such_param=1')).stdout);
   assert.ok(r.dmesg.includes("vfio_platform: unknown parameter 'no_such_param' ignored"));
 });
 
@@ -247,60 +233,60 @@ test('corrupt state file exits 4 and is left alone', async () => {
   const human = await run(s, 'status');
   assert.equal(human.code, 4);
   // load --force replaces it
-  await ok(s, '-q', 'load', 'default', '--force');
-  await ok(s, 'status');
+  await okRun(s, '-q', 'load', 'default', '--force');
+  await okRun(s, 'status');
 });
 
 test('--dry-run does not save', async () => {
   const s = await booted();
   const before = stateBytes(s);
-  await ok(s, '--dry-run', 'passthrough', ETH);
+  await okRun(s, '--dry-run', 'passthrough', ETH);
   assert.deepEqual(stateBytes(s), before);
 });
 
 test('story: xgmac (reset handler) is quiet after its owner is killed', async () => {
   const s = await booted();
-  await ok(s, 'passthrough', ETH);
-  const o = await ok(s, 'open', ETH, '--owner', 'qemu');
+  await okRun(s, 'passthrough', ETH);
+  const o = await okRun(s, 'open', ETH, '--owner', 'qemu');
   assert.match(o.stdout, /first open: device reset/);
-  await ok(s, 'start', ETH);
-  const k = await ok(s, 'kill', 'qemu');
+  await okRun(s, 'start', ETH);
+  const k = await okRun(s, 'kill', 'qemu');
   assert.match(k.stdout, /quiet \(reset on release\)/);
-  await ok(s, 'status');
-  await ok(s, 'lsmod');
-  const d = await ok(s, 'dmesg');
+  await okRun(s, 'status');
+  await okRun(s, 'lsmod');
+  const d = await okRun(s, 'dmesg');
   assert.doesNotMatch(d.stdout, /iommu: Unhandled/);
-  const o2 = await ok(s, 'open', ETH);
+  const o2 = await okRun(s, 'open', ETH);
   assert.doesNotMatch(o2.stdout, /STALE/);
 });
 
 test('story: dma without reset keeps running after kill: IOMMU faults, stale IRQs on next open', async () => {
   const s = await booted();
-  await ok(s, 'modprobe', 'vfio-platform');
-  await ok(s, 'rmmod', 'vfio-platform');
-  await ok(s, 'modprobe', 'vfio-platform', 'reset_required=0');
-  await ok(s, 'passthrough', DMA);
-  const o = await ok(s, 'open', DMA, '--owner', 'q2');
+  await okRun(s, 'modprobe', 'vfio-platform');
+  await okRun(s, 'rmmod', 'vfio-platform');
+  await okRun(s, 'modprobe', 'vfio-platform', 'reset_required=0');
+  await okRun(s, 'passthrough', DMA);
+  const o = await okRun(s, 'open', DMA, '--owner', 'q2');
   assert.match(o.stdout, /NO reset function/);
   assert.match(o.stdout, /VFIO: no reset function found!/);
-  await ok(s, 'start', DMA);
-  const k = await ok(s, 'kill', 'q2');
+  await okRun(s, 'start', DMA);
+  const k = await okRun(s, 'kill', 'q2');
   assert.match(k.stdout, /STILL RUNNING/);
   // the next (mutating) command lets time pass: the orphaned DMA faults in the IOMMU
-  await ok(s, 'override', ETH, 'vfio-platform');
-  const d = await ok(s, 'dmesg');
+  await okRun(s, 'override', ETH, 'vfio-platform');
+  const d = await okRun(s, 'dmesg');
   assert.match(d.stdout, /arm-smmu fff00000\.iommu: Unhandled context fault: fsr=0x402, iova=0x00100000/);
-  const o2 = await ok(s, 'open', DMA);
+  const o2 = await okRun(s, 'open', DMA);
   assert.match(o2.stdout, /STALE: the device was still running as 'q2' left it/);
-  const lvl = await ok(s, 'dmesg', '--level', '3');
+  const lvl = await okRun(s, 'dmesg', '--level', '3');
   for (const l of lvl.stdout.trim().split('\n')) assert.match(l, /fault|failed|error/i, l);
 });
 
 test('restore returns the device to its host driver', async () => {
   const s = await booted();
-  await ok(s, 'passthrough', ETH);
-  await ok(s, 'restore', ETH);
-  const st = JSON.parse((await ok(s, '--json', 'status')).stdout);
+  await okRun(s, 'passthrough', ETH);
+  await okRun(s, 'restore', ETH);
+  const st = JSON.parse((await okRun(s, '--json', 'status')).stdout);
   const eth = st.devices.find((d: { name: string }) => d.name === ETH);
   assert.equal(eth.driver, 'calxedaxgmac');
   assert.equal(eth.driverOverride, null);

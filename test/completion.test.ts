@@ -10,18 +10,12 @@ import { mkdtempSync, writeFileSync, symlinkSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { run, tempState, stateBytes, REPO } from './helpers.js';
+import { run, tempState, stateBytes, REPO, ok } from './helpers.js';
 import { expectRefused } from './refuse.js';
 import { registerCommands } from '../src/cli/commands/index.js';
 import { completionSpec } from '../src/cli/commands/completion.js';
 
 const ETH = 'fff51000.ethernet';
-
-async function ok(state: string, ...argv: string[]): Promise<string> {
-  const r = await run(state, ...argv);
-  assert.equal(r.code, 0, `vfioctl ${argv.join(' ')} -> ${r.code}\n${r.stderr}`);
-  return r.stdout;
-}
 
 const lines = (s: string): string[] => s.split('\n').filter(Boolean);
 

@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileS
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDtcYaml, looksLikeDtcYaml } from '../src/devicetree/dtc-yaml.js';
+import { parseDtcYaml } from '../src/devicetree/dtc-yaml.js';
+import { looksLikeDtcYaml } from '../src/devicetree/yaml-lite.js';
 import { isFdt, parseFdt, MAX_FDT_DEPTH } from '../src/devicetree/fdt.js';
 import { compileDts, needsCpp } from '../src/devicetree/dts.js';
 import { readTreeFile, firstInvalidUtf8 } from '../src/devicetree/read.js';

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, lstatSync, readlinkSync, existsSync, symlinkSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { run, tempState, stateBytes } from './helpers.js';
+import { run, tempState, stateBytes, ok } from './helpers.js';
 import { expectRefused } from './refuse.js';
 import { readState } from '../src/state/store.js';
 import { sysRoot } from '../src/sysfs/tree.js';
@@ -18,12 +18,6 @@ import { KernelError } from '../src/base/errors.js';
 import { MARKER } from '../src/cli/commands/export.js';
 
 const ETH = 'fff51000.ethernet';
-
-async function ok(state: string, ...argv: string[]): Promise<string> {
-  const r = await run(state, ...argv);
-  assert.equal(r.code, 0, `vfioctl ${argv.join(' ')} -> ${r.code}\n${r.stderr}`);
-  return r.stdout;
-}
 
 function tmp(): string {
   return mkdtempSync(path.join(tmpdir(), 'vfioctl-export-'));

@@ -6,9 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { run, tempState, stateBytes, REPO } from './helpers.js';
+import { writeFileSync } from 'node:fs';
+import { stateBytes, ok, booted, golden } from './helpers.js';
 import { expectRefused } from './refuse.js';
 import { readState, serializeState } from '../src/state/store.js';
 import { dotString, mermaidString } from '../src/cli/commands/graph.js';
@@ -16,18 +15,6 @@ import { dotString, mermaidString } from '../src/cli/commands/graph.js';
 const ETH = 'fff51000.ethernet';
 const HAVE_DOT = spawnSync('dot', ['-V']).status === 0;
 const NO_DOT = HAVE_DOT ? false : 'graphviz (dot) is not installed: rendering not checked (apt-get install graphviz)';
-
-async function ok(state: string, ...argv: string[]): Promise<string> {
-  const r = await run(state, ...argv);
-  assert.equal(r.code, 0, `vfioctl ${argv.join(' ')} -> ${r.code}\n${r.stderr}`);
-  return r.stdout;
-}
-
-async function booted(): Promise<string> {
-  const s = tempState();
-  await ok(s, '-q', 'status');
-  return s;
-}
 
 /** passthrough of the xgmac, opened and started by qemu; dma overridden but still on its host driver */
 async function passedThrough(): Promise<string> {
@@ -47,22 +34,12 @@ function svg(source: string): string {
   return r.stdout;
 }
 
-function golden(name: string, actual: string): void {
-  const file = path.join(REPO, 'test', 'golden', name);
-  if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
-    writeFileSync(file, actual);
-    assert.ok(process.env['UPDATE_GOLDEN'] === '1', `${file} did not exist and was written: check it, then rerun`);
-    return;
-  }
-  assert.equal(actual, readFileSync(file, 'utf8'), `differs from ${file} (UPDATE_GOLDEN=1 rewrites it)`);
-}
-
 test('graph --format mermaid: golden files for the default machine and after a passthrough', async () => {
   const s = await booted();
   const before = stateBytes(s);
-  golden('graph-default.mmd', await ok(s, 'graph', '--format', 'mermaid'));
+  golden('graph-default', await ok(s, 'graph', '--format', 'mermaid'), 'mmd');
   assert.deepEqual(stateBytes(s), before, 'graph is read-only');
-  golden('graph-passthrough.mmd', await ok(await passedThrough(), 'graph', '--format', 'mermaid'));
+  golden('graph-passthrough', await ok(await passedThrough(), 'graph', '--format', 'mermaid'), 'mmd');
 });
 
 test('graph (dot): rendered by dot -Tsvg; colours, clusters, edges and legend follow the state', { skip: NO_DOT }, async () => {

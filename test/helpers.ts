@@ -67,6 +67,26 @@ export async function run(statePath: string, ...argv: string[]): Promise<RunResu
   return { code, ...out };
 }
 
+/** run vfioctl in-process; it must succeed */
+export async function okRun(statePath: string, ...argv: string[]): Promise<RunResult> {
+  const r = await run(statePath, ...argv);
+  assert.equal(r.code, 0, `vfioctl ${argv.join(' ')} -> ${r.code}\n${r.stderr}`);
+  return r;
+}
+
+/** run vfioctl in-process; it must succeed; its stdout */
+export async function ok(statePath: string, ...argv: string[]): Promise<string> {
+  return (await okRun(statePath, ...argv)).stdout;
+}
+
+/** a fresh state file holding a booted machine (the default tree unless named) */
+export async function booted(tree = 'default'): Promise<string> {
+  const s = tempState();
+  await okRun(s, '-q', 'load', tree);
+  assert.ok(existsSync(s));
+  return s;
+}
+
 export function stateBytes(p: string): Buffer | null {
   return existsSync(p) ? readFileSync(p) : null;
 }
@@ -74,8 +94,8 @@ export function stateBytes(p: string): Buffer | null {
 const GOLDEN = path.join(REPO, 'test', 'golden');
 
 /** compare with test/golden/NAME.txt (UPDATE_GOLDEN=1 rewrites it; a missing one is written and the test fails) */
-export function golden(name: string, actual: string): void {
-  const file = path.join(GOLDEN, `${name}.txt`);
+export function golden(name: string, actual: string, ext = 'txt'): void {
+  const file = path.join(GOLDEN, `${name}.${ext}`);
   if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
     mkdirSync(GOLDEN, { recursive: true });
     writeFileSync(file, actual);

@@ -13,18 +13,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { run, stateBytes, tempState } from './helpers.js';
+import { run, stateBytes, tempState, ok, booted } from './helpers.js';
 import { StructWriter, blob } from './fdt-writer.js';
 
 const ETH = 'fff51000.ethernet';
 const DEV = `/sys/bus/platform/devices/${ETH}`;
-
-async function booted(tree = 'default'): Promise<string> {
-  const s = tempState();
-  const r = await run(s, '-q', 'load', tree);
-  assert.equal(r.code, 0, r.stderr);
-  return s;
-}
 
 interface ErrJson {
   code: string;
@@ -43,12 +36,6 @@ async function refused(s: string, code: string, ...argv: string[]): Promise<ErrJ
   assert.equal(e.code, code, `${JSON.stringify(argv)}: ${r.stderr}`);
   assert.deepEqual(stateBytes(s), before, `${JSON.stringify(argv)} changed the state`);
   return e;
-}
-
-async function ok(s: string, ...argv: string[]): Promise<string> {
-  const r = await run(s, ...argv);
-  assert.equal(r.code, 0, `${JSON.stringify(argv)}: ${r.stderr}`);
-  return r.stdout;
 }
 
 async function lsNames(s: string, p: string): Promise<string[]> {

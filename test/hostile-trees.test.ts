@@ -22,7 +22,7 @@ import { MAX_TREE_NODES, TreeError } from '../src/devicetree/tree.js';
 import type { DeviceTree } from '../src/devicetree/tree.js';
 import { boot } from '../src/base/boot.js';
 import { roundTrip } from './roundtrip.js';
-import { REPO, TREES, run, stateBytes, tempState } from './helpers.js';
+import { REPO, TREES, run, stateBytes, booted } from './helpers.js';
 import { StructWriter, blob } from './fdt-writer.js';
 
 const FIX = path.join(REPO, 'test/fixtures/hostile');
@@ -31,14 +31,6 @@ const PROTO_KEYS_BEFORE = Object.getOwnPropertyNames(Object.prototype).sort();
 
 function scratch(): string {
   return mkdtempSync(path.join(tmpdir(), 'vfioctl-hostile-'));
-}
-
-/** A state file holding the booted default machine. */
-async function booted(): Promise<string> {
-  const s = tempState();
-  const r = await run(s, '-q', 'load', 'default');
-  assert.equal(r.code, 0, r.stderr);
-  return s;
 }
 
 interface TreeErrJson {

@@ -14,7 +14,7 @@ import { driverRegister } from './dd.js';
 import { stockModules, treeResetModules, modprobe } from './module.js';
 import { allocGroup, addDeviceToGroup } from '../iommu/group.js';
 import { printk, KERN_INFO, KERN_ERR, KERN_WARNING } from '../klog/klog.js';
-import { ERRNO } from './errno.js';
+import { isErrnoName } from './errno.js';
 import { KernelError } from './errors.js';
 import { TreeError } from '../devicetree/tree.js';
 
@@ -126,7 +126,7 @@ export function boot(tree: DeviceTree, opts: { legacyMessages?: boolean } = {}):
     if (drivers.some((x) => x.name === d.name)) {
       throw new TreeError(`driver "${d.name}" is declared twice (or clashes with a bundled driver of that name)`, d.loc ?? { file: tree.file });
     }
-    if (d.probeError !== undefined && !Object.hasOwn(ERRNO, d.probeError)) throw new TreeError(`unknown errno ${d.probeError}`, d.loc ?? { file: tree.file });
+    if (d.probeError !== undefined && !isErrnoName(d.probeError)) throw new TreeError(`unknown errno ${d.probeError}`, d.loc ?? { file: tree.file });
     drivers.push({ name: d.name, bus: 'platform', compatible: d.compatible, kind: 'host', module: null, probeError: d.probeError ?? null });
   }
   for (const drv of drivers) driverRegister(m, drv);

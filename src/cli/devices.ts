@@ -1,6 +1,6 @@
 /** Naming devices on the command line, and the JSON/human views of one device. */
 import type { Machine, Device, ResetMethod } from '../base/machine.js';
-import { findGroup } from '../base/machine.js';
+import { findGroup, findDriver } from '../base/machine.js';
 import { KernelError } from '../base/errors.js';
 import { triggerName } from '../base/machine.js';
 import { genericResetCandidate } from '../vfio/platform.js';
@@ -55,6 +55,12 @@ function lev(a: string, b: string): number {
 }
 
 /** The reset vfio-platform would use (or uses) for this device, without loading anything. */
+/** Whether the device is bound to a VFIO driver, a host driver, or none. */
+export function driverKind(m: Machine, d: Device): 'vfio' | 'host' | 'none' {
+  if (!d.driver) return 'none';
+  return findDriver(m, d.bus, d.driver)?.kind === 'vfio' ? 'vfio' : 'host';
+}
+
 export function resetPreview(m: Machine, dev: Device): ResetMethod | null {
   if (dev.vfio) return dev.vfio.reset;
   if (dev.acpiRst) return { kind: 'acpi' };

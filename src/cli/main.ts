@@ -125,10 +125,9 @@ const NO_LESSON_CHECK = new Set(['lesson', 'demo', 'completion', '__complete']);
 
 /** While a lesson is in progress, tell the learner where the last command left them. */
 async function lessonCheck(o: Out, failure: unknown): Promise<void> {
-  const { activeLesson } = await import('../state/lessons.js');
-  const { mainStatePath } = await import('./session.js');
+  const { mainStatePath, lessonInProgress } = await import('./session.js');
   const main = mainStatePath(o.ctx, o.g);
-  const lesson = activeLesson(main);
+  const lesson = lessonInProgress(o.ctx, main);
   if (!lesson) return;
   try {
     const { afterCommand } = await import('./commands/lesson.js');
@@ -136,6 +135,20 @@ async function lessonCheck(o: Out, failure: unknown): Promise<void> {
   } catch (e) {
     o.ctx.stderr.write(`vfioctl: lesson ${lesson}: could not check progress: ${e instanceof Error ? e.message : String(e)}\n`);
   }
+}
+
+export interface Captured {
+  exit: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** One vfioctl command run in this process with its output captured (demos, lesson hints). */
+export async function runCaptured(argv: string[], base: Context, env: Context['env'] = base.env): Promise<Captured> {
+  const r: Captured = { exit: 0, stdout: '', stderr: '' };
+  const ctx: Context = { ...base, env, stdout: { write: (t) => void (r.stdout += t) }, stderr: { write: (t) => void (r.stderr += t) } };
+  r.exit = await main(argv, ctx);
+  return r;
 }
 
 export async function run(): Promise<void> {

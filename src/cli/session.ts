@@ -37,11 +37,27 @@ export function mainStatePath(ctx: Context, g: GlobalOpts): string {
   return statePath(g.state, { env: ctx.env, homedir: ctx.homedir });
 }
 
+/** STATE.lessons/active is read once per invocation (the context), however many times it is asked for. */
+const lessonSeen = new WeakMap<Context, Map<string, string | null>>();
+
+/** The lesson in progress for the state file `main`, or null. */
+export function lessonInProgress(ctx: Context, main: string): string | null {
+  let seen = lessonSeen.get(ctx);
+  if (!seen) lessonSeen.set(ctx, (seen = new Map()));
+  if (!seen.has(main)) seen.set(main, activeLesson(main));
+  return seen.get(main)!;
+}
+
 /** The state file commands act on: the learner's own, or the scratch machine of the lesson in progress. */
 export function activeStatePath(ctx: Context, g: GlobalOpts): string {
   const p = mainStatePath(ctx, g);
-  const lesson = activeLesson(p);
+  const lesson = lessonInProgress(ctx, p);
   return lesson ? scratchPath(p, lesson) : p;
+}
+
+/** Names of the bundled trees (devicetrees/NAME.yaml), sorted. */
+export function bundledTreeNames(ctx: Context): string[] {
+  return fs.readdirSync(ctx.treesDir).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
 }
 
 /** `default`, a bundled tree name (`highbank`), or a path. */
@@ -49,7 +65,7 @@ export function resolveTreeName(ctx: Context, name: string): string {
   if (!name.includes('/') && !name.includes('.')) {
     const p = path.join(ctx.treesDir, `${name}.yaml`);
     if (fs.existsSync(p)) return p;
-    const known = fs.readdirSync(ctx.treesDir).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5));
+    const known = bundledTreeNames(ctx);
     throw new UsageError(`no bundled tree named "${name}"`, `bundled trees: ${known.join(', ')}; or give a file path (./board.yaml, board.dts, board.dtb)`);
   }
   return path.resolve(ctx.cwd, name);

@@ -3,10 +3,9 @@
  * write, a module command or a VFIO ioctl made through here, and each is recorded
  * with the reason for it, which is what `--explain` prints.
  */
-import { posix } from 'node:path';
 import type { Machine } from '../base/machine.js';
 import { sysRoot, missingPathHint } from '../sysfs/tree.js';
-import { vread, vwrite, vlist, resolve, type VEntry, type VDir } from '../sysfs/vfs.js';
+import { vread, vwrite, vlist, resolve, linkText, type VEntry, type VDir } from '../sysfs/vfs.js';
 
 export interface Step {
   /** the shell line (or ioctl call) a real system runs for this step */
@@ -77,8 +76,7 @@ export class Sys {
     try {
       const r = resolve(this.root, path, false, 'read');
       if (r.node.kind !== 'link') return null;
-      // readlink prints the link as stored: relative to the directory it is in
-      step.result = posix.relative(posix.dirname(r.path), r.node.target);
+      step.result = linkText(r.path, r.node.target);
       return r.node.target;
     } catch {
       step.result = '(no such link: readlink prints nothing and fails)';

@@ -15,7 +15,7 @@
  */
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { CollectionTag, Node as YamlNode, Pair, ScalarTag, YAMLError, YAMLMap, YAMLSeq } from 'yaml';
-import { MAX_TREE_NODES, TreeError, concatBytes, emptyExtras, newNode } from './tree.js';
+import { MAX_TREE_NODES, TOO_MANY_NODES, TreeError, concatBytes, emptyExtras, newNode } from './tree.js';
 import { checkFullYamlSize } from './yaml-lite.js';
 import type { DeviceTree, DtNode, DtProperty, SourceLoc } from './tree.js';
 
@@ -237,7 +237,7 @@ function fillNode(ctx: Ctx, map: YAMLMap, dt: DtNode, depth: number): void {
       if (kids.has(name)) fail(ctx, pair.key, `duplicate child node ${name}`);
       if (depth + 1 > MAX_YAML_DEPTH) fail(ctx, pair.key, `nodes nested deeper than ${MAX_YAML_DEPTH} levels`);
       kids.add(name);
-      if (++ctx.nodes > MAX_TREE_NODES) fail(ctx, pair.key, `more than ${MAX_TREE_NODES.toLocaleString('en-US')} nodes; vfioctl reads trees up to that size`);
+      if (++ctx.nodes > MAX_TREE_NODES) fail(ctx, pair.key, TOO_MANY_NODES);
       fillNode(ctx, pair.value, newNode(name, dt, loc), depth + 1);
     } else {
       if (props.has(name)) fail(ctx, pair.key, `duplicate property ${name}`);
@@ -289,4 +289,3 @@ export function parseDtcYaml(text: string, file: string): DeviceTree {
   return { root, file, format: 'dtc-yaml', extras: emptyExtras() };
 }
 
-export { looksLikeDtcYaml } from './yaml-lite.js';

@@ -11,7 +11,7 @@
  * object counts are bounded, so hostile input gives a TreeError and never hangs or
  * throws anything else.
  */
-import { MAX_TREE_NODES, TreeError, emptyExtras, newNode } from './tree.js';
+import { MAX_TREE_NODES, TOO_MANY_NODES, TreeError, emptyExtras, newNode } from './tree.js';
 import type { DeviceTree, DtNode, SourceLoc } from './tree.js';
 
 export const FDT_MAGIC = 0xd00dfeed;
@@ -175,7 +175,7 @@ function beginNode(w: Walk, off: number): number {
   const parent = w.stack[w.stack.length - 1] ?? null;
   if (!parent && w.root) w.r.fail(off, 'a second root node after the first one ended; a blob has exactly one root');
   if (w.stack.length >= MAX_FDT_DEPTH) w.r.fail(off, `nodes nested deeper than ${MAX_FDT_DEPTH} levels`);
-  if (++w.nodes > MAX_TREE_NODES) w.r.fail(off, `more than ${MAX_TREE_NODES.toLocaleString('en-US')} nodes; vfioctl reads trees up to that size`);
+  if (++w.nodes > MAX_TREE_NODES) w.r.fail(off, TOO_MANY_NODES);
   if (parent && name === '') w.r.fail(off + 4, 'a node other than the root has an empty name');
   if (name.includes('/')) w.r.fail(off + 4, `node name ${JSON.stringify(name)} contains '/' (version 16+ blobs hold plain names, not paths)`);
   const used = w.names[w.names.length - 1];

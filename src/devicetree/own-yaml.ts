@@ -28,7 +28,7 @@ import type * as YamlLib from 'yaml';
 import { parseYamlSubset, checkFullYamlSize, lineCol, LineIndex, type YNode, type YMap, type YSeq, type YScalarValue } from './yaml-lite.js';
 import {
   type DeviceTree, type DtNode, type SourceLoc, type TreeExtras,
-  TreeError, MAX_TREE_NODES, emptyExtras, newNode, encodeCells, encodeStrings, nodePath,
+  TreeError, MAX_TREE_NODES, TOO_MANY_NODES, emptyExtras, newNode, encodeCells, encodeStrings, nodePath,
 } from './tree.js';
 import { isErrnoName } from '../base/errno.js';
 
@@ -180,7 +180,7 @@ function keyString(r: Reader, k: YNode | null): string {
 
 function readNode(r: Reader, node: DtNode, map: YMap, depth = 0): void {
   if (depth > MAX_DEPTH) r.fail(`nodes nest more than ${MAX_DEPTH} levels deep`, map);
-  if (++r.nodes > MAX_TREE_NODES) r.fail(`more than ${MAX_TREE_NODES.toLocaleString('en-US')} nodes; vfioctl reads trees up to that size`, map);
+  if (++r.nodes > MAX_TREE_NODES) r.fail(TOO_MANY_NODES, map);
   let unitSeen: Map<string, string> | null = null;
   // duplicate keys are checked here (linear) rather than by the parser (quadratic in a wide mapping)
   const keySeen = new Set<string>();

@@ -62,6 +62,8 @@ export type TreeFormat = 'vfioctl-yaml' | 'dtc-yaml' | 'dtb' | 'dts';
  * seconds and a few hundred MB, and bigger ones are refused before they cost more.
  */
 export const MAX_TREE_NODES = 50_000;
+/** the message every reader gives past MAX_TREE_NODES */
+export const TOO_MANY_NODES = `more than ${MAX_TREE_NODES.toLocaleString('en-US')} nodes; vfioctl reads trees up to that size`;
 
 export interface DeviceTree {
   root: DtNode;

@@ -49,7 +49,7 @@ export function viabilityReason(m: Machine, g: IommuGroup): string | null {
   return owners.map((d) => `${d.name} is bound to host driver ${d.driver}`).join('; ');
 }
 
-/** /dev/vfio/<N> exists while at least one member is bound to a VFIO driver. */
+/** /dev/vfio/<N> exists while the vfio module is loaded and at least one member is bound to a VFIO driver. */
 export function hasVfioNode(m: Machine, g: IommuGroup): boolean {
-  return g.devices.some((n) => findDevice(m, n)?.vfio != null);
+  return m.modules.some((x) => x.name === 'vfio') && g.devices.some((n) => findDevice(m, n)?.vfio != null);
 }

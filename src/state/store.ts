@@ -18,7 +18,7 @@ import type { Machine, Device, Activity, IommuGroup } from '../base/machine.js';
 export const STATE_FORMAT = 'vfioctl-state';
 export const STATE_VERSION = 2;
 /** the oldest format version this vfioctl reads (and migrates) */
-export const STATE_OLDEST_VERSION = 1;
+const STATE_OLDEST_VERSION = 1;
 
 export interface StateEnv {
   env: Record<string, string | undefined>;
@@ -173,7 +173,7 @@ function nodeBase(fullName: string): string {
 const GROUP_KEYS = new Set(['id', 'devices', 'owner', 'type', 'iommu']);
 const MACHINE_ARRAYS = ['devices', 'drivers', 'groups', 'log', 'modules', 'owners'] as const;
 /** the fields of Activity this codec knows: with one more (added later) it is never "idle" */
-const ACTIVITY_FIELDS = 7;
+const ACTIVITY_FIELDS = Object.keys(newActivity(0)).length;
 const FIRST_PARENT = '/sys/devices/platform';
 
 /** exactly what newActivity(nirqs) makes */
@@ -566,17 +566,16 @@ export function writeFileAtomic(file: string, text: string): void {
 /**
  * Remove `<state>.tmp.<pid>`, `<state>.lock.<pid>` and `<state>.lock.break.<pid>` files whose
  * process no longer runs (a vfioctl killed while writing or taking the lock). Files of live
- * processes are left alone. Returns the names removed.
+ * processes are left alone.
  */
-export function removeLeftovers(p: string): string[] {
+function removeLeftovers(p: string): void {
   const dir = path.dirname(p);
   const base = path.basename(p);
-  const removed: string[] = [];
   let names: string[];
   try {
     names = fs.readdirSync(dir);
   } catch {
-    return removed;
+    return;
   }
   for (const f of names) {
     if (!f.startsWith(base)) continue;
@@ -586,12 +585,10 @@ export function removeLeftovers(p: string): string[] {
     if (pid === process.pid || pidAlive(pid)) continue;
     try {
       fs.unlinkSync(path.join(dir, f));
-      removed.push(f);
     } catch {
       // gone already, or not ours to remove
     }
   }
-  return removed;
 }
 
 /**

@@ -74,7 +74,7 @@ export function blockedUnbind(m: Machine, dev: Device): KernelError {
   });
 }
 
-function deviceNode(m: Machine, dev: Device, children: Device[]): VDir {
+function deviceNode(m: Machine, dev: Device): VDir {
   return dir(() => {
     const e = entries<VNode | (() => VNode)>({
       driver_override: rw(
@@ -98,7 +98,6 @@ function deviceNode(m: Machine, dev: Device, children: Device[]): VDir {
       });
     }
     if (dev.vfio) e['vfio-dev'] = dir(() => ({ [`vfio${dev.vfio!.index}`]: dir(() => ({ dev: ro(() => `511:${dev.vfio!.index}\n`) })) }));
-    for (const c of children) e[c.name] = () => deviceNode(m, c, []);
     return e;
   });
 }
@@ -119,7 +118,7 @@ function driverNode(m: Machine, drv: Driver): VDir {
 /** bind_store */
 export function bindStore(m: Machine, drv: Driver, buf: string): number {
   const dev = m.devices.find((d) => d.bus === drv.bus && sysfsStreq(buf, d.name));
-  if (!dev || !driverMatchDevice(drv, dev)) throw new KernelError('ENODEV', { hint: bindHint(m, drv, dev, buf) });
+  if (!dev || !driverMatchDevice(drv, dev)) throw new KernelError('ENODEV', { hint: bindHint(drv, dev, buf) });
   const err = deviceDriverAttach(m, drv, dev);
   if (err !== null) throw new KernelError(err as KernelError['code'], { hint: probeHint(m, dev, drv, err) });
   return buf.length;
@@ -148,7 +147,7 @@ export function driversProbeStore(m: Machine, bus: BusName, buf: string): number
   return buf.length;
 }
 
-function bindHint(m: Machine, drv: Driver, dev: Device | undefined, buf: string): string {
+function bindHint(drv: Driver, dev: Device | undefined, buf: string): string {
   if (!dev) return `no ${drv.bus} device is named ${JSON.stringify(cstr(buf).replace(/\n$/, ''))}; list them with: vfioctl status`;
   if (dev.driverOverride !== null && dev.driverOverride !== drv.name) {
     return `driver_override of ${dev.name} is "${dev.driverOverride}", so only that driver matches; run: vfioctl override ${dev.name} ${drv.name}`;
@@ -195,13 +194,7 @@ export function missingPathHint(m: Machine, path: string): string | undefined {
 
 function busNode(m: Machine, bus: BusName): VDir {
   return dir(() => ({
-    devices: lazyDir(
-      () => m.devices.filter((d) => d.bus === bus).map((d) => d.name),
-      (name) => {
-        const d = m.devices.find((x) => x.bus === bus && x.name === name);
-        return d && link(deviceDir(d));
-      },
-    ),
+    devices: dir(() => Object.fromEntries(m.devices.filter((d) => d.bus === bus).map((d) => [d.name, () => link(deviceDir(d))]))),
     drivers: dir(() => Object.fromEntries(m.drivers.filter((d) => d.bus === bus).map((d) => [d.name, () => driverNode(m, d)]))),
     drivers_autoprobe: rw(
       () => (m.buses[bus].autoprobe ? '1\n' : '0\n'),
@@ -226,7 +219,7 @@ function devicesTree(m: Machine): VDir {
   }
   const kids = (path: string): Map<string, Device> => byParent.get(path) ?? new Map<string, Device>();
   const withChildren = (d: Device): VDir => {
-    const base = deviceNode(m, d, []);
+    const base = deviceNode(m, d);
     const sub = kids(deviceDir(d));
     return lazyDir(
       () => [...base.list(), ...sub.keys()],
@@ -268,10 +261,12 @@ function moduleNode(m: Machine, name: string): VDir {
 const MSI_REGION = '0x0000000008000000 0x00000000080fffff msi\n';
 
 export function sysRoot(m: Machine): VDir {
+  // the device hierarchy only changes when a machine boots: index it once per tree, not per path walk
+  let devices: VDir | null = null;
   return dir(() => ({
     sys: dir(() => ({
       bus: dir(() => Object.fromEntries(BUSES.map((b) => [b, () => busNode(m, b)]))),
-      devices: () => devicesTree(m),
+      devices: () => (devices ??= devicesTree(m)),
       kernel: dir(() => ({
         iommu_groups: dir(() =>
           Object.fromEntries(

@@ -2,6 +2,7 @@
  * A path walk over a generated tree of directories, attributes and symbolic links,
  * with the errno a real path walk gives (cf. fs/namei.c, fs/kernfs, fs/sysfs).
  */
+import { posix } from 'node:path';
 import { KernelError } from '../base/errors.js';
 
 export const PAGE_SIZE = 4096;
@@ -47,7 +48,17 @@ export function checkPathSyntax(path: string): void {
   if (path.includes('\0')) throw new KernelError('EINVAL', { path: path.replace(/\0/g, '\\0'), op: 'open', message: 'path contains a NUL byte', hint: 'a file name cannot contain NUL' });
   if (path.length >= PATH_MAX) throw new KernelError('ENAMETOOLONG', { path: path.slice(0, 80) + '…', op: 'open' });
   if (!path.startsWith('/')) throw new KernelError('ENOENT', { path, op: 'open', hint: 'use an absolute path such as /sys/bus/platform/devices' });
-  for (const c of path.split('/')) if (c.length > NAME_MAX) throw new KernelError('ENAMETOOLONG', { path: path.slice(0, 80) + '…', op: 'open' });
+  for (const c of path.split('/')) if (Buffer.byteLength(c) > NAME_MAX) throw new KernelError('ENAMETOOLONG', { path: path.slice(0, 80) + '…', op: 'open' });
+}
+
+/** A name a directory entry can have: not empty, '.' or '..', no '/' or NUL, at most NAME_MAX bytes. */
+export function isFileName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0') && Buffer.byteLength(name) <= NAME_MAX;
+}
+
+/** Whether read(2) of the attribute works: kernfs refuses an open for reading without a read bit or a show method. */
+export function readable(a: VAttr): a is VAttr & { show: () => string } {
+  return (a.mode & 0o444) !== 0 && a.show !== undefined;
 }
 
 /** Walk `path` from `root`. Intermediate links are always followed; the last one only if `follow`. */
@@ -109,7 +120,7 @@ export function vread(root: VDir, path: string): string {
   if (r.node.kind === 'chr') throw new KernelError('EINVAL', { path, op: 'read', hint: 'a VFIO group is used through ioctl(2), not read(2): see vfioctl open' });
   if (r.node.kind !== 'attr') throw new KernelError('ENOENT', { path, op: 'read' });
   // sysfs refuses opening for read without a read bit or show method (kernfs open permission check)
-  if (!(r.node.mode & 0o444) || !r.node.show) throw new KernelError('EACCES', { path, op: 'open', hint: 'this attribute is write-only' });
+  if (!readable(r.node)) throw new KernelError('EACCES', { path, op: 'open', hint: 'this attribute is write-only' });
   return r.node.show();
 }
 
@@ -220,4 +231,13 @@ export function rw(show: () => string, store: (buf: string) => number, mode = 0o
 }
 export function link(target: string): VLink {
   return { kind: 'link', target };
+}
+
+/**
+ * What readlink(2) and `ls -l` show for a link: sysfs makes its links relative to the
+ * directory they are in (`../../../bus/platform/drivers/vfio-platform`); the tree keeps
+ * absolute targets, which this turns into the kernel's form.
+ */
+export function linkText(linkPath: string, target: string): string {
+  return posix.relative(posix.dirname(linkPath), target);
 }

@@ -48,9 +48,21 @@ const openCount = (m: Machine, name: string): number => dev(m, name)?.vfio?.open
 const running = (m: Machine, name: string): boolean => dev(m, name)?.activity.running ?? false;
 /** a kernel line containing `text` logged after `since` */
 const logged = (m: Machine, since: number, text: string): boolean => m.log.some((l) => l.t > since && l.text.includes(text));
+/** vfio-platform loaded with reset_required=0 (kept as N) */
+const resetRequiredOff = (m: Machine): boolean => moduleParam(m, 'vfio_platform', 'reset_required') === 'N';
 const ownerAlive = (m: Machine, owner: string, device: string): boolean => m.owners.some((o) => o.name === owner && o.alive && o.devices.includes(device));
 /** no live process of that name (the kernel forgets a killed owner) */
 const ownerGone = (m: Machine, owner: string): boolean => !m.owners.some((o) => o.name === owner && o.alive);
+
+function openAndStartStep(name: string, owner: string, why: string): Step {
+  return {
+    goal: `Open ${name} as "${owner}" and start it`,
+    why,
+    hint: `open with --owner ${owner}, then start`,
+    commands: [`open ${name} --owner ${owner}`, `start ${name}`],
+    done: (m) => ownerAlive(m, owner, name) && running(m, name),
+  };
+}
 
 function modprobeStep(): Step {
   return {
@@ -204,21 +216,15 @@ const noResetLesson: Scenario = {
       hint: 'rmmod, then modprobe with a name=value parameter',
       commands: ['rmmod vfio-platform', 'modprobe vfio-platform reset_required=0'],
       after: ['lsmod', 'info fff52000.dma'],
-      done: (m) => moduleParam(m, 'vfio_platform', 'reset_required') === 'N' && driverOf(m, 'fff52000.dma') === 'vfio-platform',
+      done: (m) => resetRequiredOff(m) && driverOf(m, 'fff52000.dma') === 'vfio-platform',
       notYet: (m) => {
         if (!vfioLoaded(m)) return 'vfio-platform is unloaded; now load it with reset_required=0';
-        if (moduleParam(m, 'vfio_platform', 'reset_required') !== 'N') return 'vfio-platform is loaded with reset_required=Y still: a loaded module keeps its parameters; rmmod it and load it again with reset_required=0';
+        if (!resetRequiredOff(m)) return 'vfio-platform is loaded with reset_required=Y still: a loaded module keeps its parameters; rmmod it and load it again with reset_required=0';
         return driverOf(m, 'fff52000.dma') === null ? 'reset_required is N now; probe fff52000.dma again' : null;
       },
       refusal: (code) => (code === 'EBUSY' ? 'rmmod is refused while a device of vfio-platform is open' : null),
     },
-    {
-      goal: 'Open fff52000.dma as "app" and start it',
-      why: 'open gives no reset this time (the kernel warns "no reset function found!"); start programs DMA and IRQs',
-      hint: 'open with --owner app, then start',
-      commands: ['open fff52000.dma --owner app', 'start fff52000.dma'],
-      done: (m) => ownerAlive(m, 'app', 'fff52000.dma') && running(m, 'fff52000.dma'),
-    },
+    openAndStartStep('fff52000.dma', 'app', 'open gives no reset this time (the kernel warns "no reset function found!"); start programs DMA and IRQs'),
     {
       goal: 'Close it while it runs, and see what is left',
       why: 'this is the cost: the last close would normally reset the device; without a reset function it keeps running',
@@ -325,13 +331,7 @@ const terminationLesson: Scenario = {
       done: (m) => driverOf(m, 'fff51000.ethernet') === 'vfio-platform',
       refusal: MISSING_MODULE,
     },
-    {
-      goal: 'Open it as "vm1" and start it',
-      why: 'a running device does DMA into the owner\'s IOVA window and raises interrupts',
-      hint: 'open with --owner vm1, then start',
-      commands: ['open fff51000.ethernet --owner vm1', 'start fff51000.ethernet'],
-      done: (m) => ownerAlive(m, 'vm1', 'fff51000.ethernet') && running(m, 'fff51000.ethernet'),
-    },
+    { ...openAndStartStep('fff51000.ethernet', 'vm1', 'a running device does DMA into the owner\'s IOVA window and raises interrupts'), goal: 'Open it as "vm1" and start it' },
     {
       goal: 'Kill "vm1"',
       why: 'the kernel releases every fd of the dead process; the last close resets the device, so it stops',
@@ -345,7 +345,7 @@ const terminationLesson: Scenario = {
       why: 'so that it takes fff52000.dma, which has no reset function (rmmod also unbinds the ethernet, which nothing holds open)',
       hint: 'rmmod, then modprobe with reset_required=0',
       commands: ['rmmod vfio-platform', 'modprobe vfio-platform reset_required=0'],
-      done: (m) => moduleParam(m, 'vfio_platform', 'reset_required') === 'N',
+      done: (m) => resetRequiredOff(m),
       notYet: (m) => (vfioLoaded(m) ? 'vfio-platform is loaded with reset_required=Y: rmmod it first, parameters are read at load time' : null),
     },
     {

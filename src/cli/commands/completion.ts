@@ -9,7 +9,7 @@
 import type { Command, Option, Argument } from 'commander';
 import type { Out } from '../main.js';
 import type { Context } from '../context.js';
-import type { GlobalOpts } from '../session.js';
+import { bundledTreeNames, type GlobalOpts } from '../session.js';
 import type { Machine } from '../../base/machine.js';
 import { UsageError } from '../../base/errors.js';
 import { SCENARIOS } from '../../teach/scenarios.js';
@@ -480,12 +480,11 @@ function completionScript(program: Command, shell: Shell): string {
  */
 async function machineForCompletion(ctx: Context, g: GlobalOpts): Promise<Machine | null> {
   const { readState } = await import('../../state/store.js');
-  const { activeStatePath } = await import('../session.js');
+  const { activeStatePath, bootDefault } = await import('../session.js');
   try {
     // the machine the next command would act on: a lesson's scratch machine while one is in progress
     const m = readState(activeStatePath(ctx, g));
     if (m) return m;
-    const { bootDefault } = await import('../session.js');
     return await bootDefault(ctx);
   } catch {
     return null;
@@ -496,23 +495,28 @@ async function machineForCompletion(ctx: Context, g: GlobalOpts): Promise<Machin
 async function sysfsCandidates(m: Machine, prefix: string): Promise<string[]> {
   if (!prefix.startsWith('/')) return ['/sys/', '/dev/'].filter((p) => p.startsWith(prefix));
   const { sysRoot } = await import('../../sysfs/tree.js');
-  const { vlist, resolve } = await import('../../sysfs/vfs.js');
+  const { resolve } = await import('../../sysfs/vfs.js');
   const root = sysRoot(m);
   const dir = prefix.slice(0, prefix.lastIndexOf('/') + 1);
   const base = prefix.slice(dir.length);
   try {
-    return vlist(root, dir)
-      .filter((e) => e.name.startsWith(base))
-      .map((e) => {
-        let isDir = e.type === 'd';
-        if (e.type === 'l') {
+    const d = resolve(root, dir, true).node;
+    if (d.kind !== 'dir') return [];
+    // names first, then only the matching entries are looked at (a directory may hold 10,000 devices)
+    return d
+      .list()
+      .filter((n) => n.startsWith(base))
+      .sort()
+      .map((n) => {
+        let e = d.lookup(n);
+        if (e?.kind === 'link') {
           try {
-            isDir = resolve(root, dir + e.name, true).node.kind === 'dir';
+            e = resolve(root, e.target, true).node; // targets are absolute: no walk back through this directory
           } catch {
-            isDir = false; // a dangling link
+            e = undefined; // a dangling link
           }
         }
-        return dir + e.name + (isDir ? '/' : '');
+        return dir + n + (e?.kind === 'dir' ? '/' : '');
       });
   } catch {
     return [];
@@ -524,16 +528,14 @@ async function completeWords(ctx: Context, g: GlobalOpts, kind: string, prefix: 
     throw new UsageError(`__complete: unknown kind "${kind}"`, `kinds: ${DYNAMIC.join(', ')} (this command is for the completion scripts: vfioctl completion --help)`);
   }
   const k = kind as Dynamic;
-  if (k === 'trees') {
-    const fs = await import('node:fs');
-    return fs.readdirSync(ctx.treesDir).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
-  }
+  if (k === 'trees') return bundledTreeNames(ctx);
   const m = await machineForCompletion(ctx, g);
   if (!m) return [];
   switch (k) {
     case 'devices': return m.devices.map((d) => d.name);
     case 'owners': return m.owners.filter((o) => o.alive).map((o) => o.name);
-    case 'drivers': return [...new Set([...m.drivers.map((d) => d.name), 'vfio-platform', 'vfio-amba'])];
+    // registered drivers, and those a module would register (vfio-platform before modprobe)
+    case 'drivers': return [...new Set([...m.drivers.map((d) => d.name), ...m.modulesAvailable.flatMap((x) => x.drivers)])];
     case 'modules': return m.modulesAvailable.map((x) => x.name.replace(/_/g, '-'));
     case 'loaded': return m.modules.map((x) => x.name);
     case 'sysfs': return sysfsCandidates(m, prefix);

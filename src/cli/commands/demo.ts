@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Out } from '../main.js';
+import type { Out, Captured } from '../main.js';
 import { SCENARIOS, findScenario } from '../../teach/scenarios.js';
 import { demoLines } from '../../teach/script.js';
 import { UsageError } from '../../base/errors.js';
@@ -29,12 +29,6 @@ const WAITS: Record<string, string> = {
   stop: 'quiescing the device',
 };
 
-interface Ran {
-  command: string;
-  exit: number;
-  stdout: string;
-  stderr: string;
-}
 
 export function parsePace(v: string | undefined, tty: boolean): number {
   if (v === undefined) return tty ? 700 : 0;
@@ -57,9 +51,9 @@ export async function demoCmd(o: Out, name: string | undefined, opts: { pace?: s
   // a terminal that reports no width (some recorders) would make ora clear the screen line by line
   const spin = live && o.ctx.stdoutIsTTY && pace > 0 && (process.stdout.columns ?? 0) > 0;
   const ora = spin ? (await import('ora')).default : null;
-  const { main } = await import('../main.js');
+  const { runCaptured } = await import('../main.js');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-demo-'));
-  const ran: Ran[] = [];
+  const ran: ({ command: string } & Captured)[] = [];
   try {
     for (const line of demoLines(s)) {
       if (line.kind === 'say') {
@@ -73,14 +67,7 @@ export async function demoCmd(o: Out, name: string | undefined, opts: { pace?: s
         await o.ctx.sleep(pace);
         sp.stop();
       } else if (pace) await o.ctx.sleep(pace);
-      const r: Ran = { command: `vfioctl ${line.text}`, exit: 0, stdout: '', stderr: '' };
-      const ctx = {
-        ...o.ctx,
-        env: { ...o.ctx.env, VFIOCTL_STATE: path.join(dir, 'state.json') },
-        stdout: { write: (t: string) => void (r.stdout += t) },
-        stderr: { write: (t: string) => void (r.stderr += t) },
-      };
-      r.exit = await main(line.text.split(' '), ctx);
+      const r = { command: `vfioctl ${line.text}`, ...(await runCaptured(line.text.split(' '), o.ctx, { ...o.ctx.env, VFIOCTL_STATE: path.join(dir, 'state.json') })) };
       ran.push(r);
       if (live) o.ctx.stdout.write(r.stdout + r.stderr + (r.exit ? `[exit ${r.exit}]\n` : ''));
     }

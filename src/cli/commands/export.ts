@@ -17,7 +17,7 @@ import { withMachine } from '../session.js';
 import { shq, type Sys } from '../sys.js';
 import { KernelError } from '../../base/errors.js';
 import { isErrnoName, errnoText, type ErrnoName } from '../../base/errno.js';
-import type { VDir } from '../../sysfs/vfs.js';
+import { type VDir, linkText, readable, isFileName } from '../../sysfs/vfs.js';
 
 /** The file an export leaves at the top of its directory; --force replaces only what it marks. */
 export const MARKER = '.vfioctl-export';
@@ -45,14 +45,9 @@ function refuse(code: ErrnoName, p: string, message: string, hint?: string): Ker
 
 /** A file name that a directory entry may have: never empty, '.', '..', or with '/' or NUL. */
 function checkName(name: string, parent: string): void {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || Buffer.byteLength(name) > 255) {
+  if (!isFileName(name)) {
     throw refuse('EINVAL', parent, `refusing to export an entry named ${JSON.stringify(name)} under ${parent}: not a valid file name`, 'the machine has a device or driver whose name cannot be a file name; nothing was written');
   }
-}
-
-/** The link target as sysfs shows it: relative to the link's directory (../../../bus/platform). */
-function relativeTarget(linkPath: string, target: string): string {
-  return path.posix.relative(path.posix.dirname(linkPath), path.posix.resolve('/', target)) || '.';
 }
 
 /** Walk the generated tree (never following links) into the list of entries to write, parents first. */
@@ -70,14 +65,14 @@ function planExport(root: VDir): PlanEntry[] {
           walk(n, p);
           break;
         case 'link':
-          out.push({ kind: 'link', path: p, target: relativeTarget(p, n.target) });
+          out.push({ kind: 'link', path: p, target: linkText(p, n.target) });
           break;
         case 'chr':
           out.push({ kind: 'file', path: p, mode: n.mode, content: '', rdev: n.rdev });
           break;
         default:
           // what read(2) returns; a write-only attribute (no read bit or no show) stays empty
-          out.push({ kind: 'file', path: p, mode: n.mode, content: n.mode & 0o444 && n.show ? n.show() : '' });
+          out.push({ kind: 'file', path: p, mode: n.mode, content: readable(n) ? n.show() : '' });
       }
     }
   };

@@ -8,6 +8,7 @@
  */
 import type { Machine, Device } from '../../base/machine.js';
 import { isViable, hasVfioNode } from '../../iommu/group.js';
+import { driverKind } from '../devices.js';
 
 const GRAPH_FORMATS = ['dot', 'mermaid'] as const;
 type GraphFormat = (typeof GRAPH_FORMATS)[number];
@@ -47,8 +48,8 @@ const LEGEND = {
 } as const;
 
 function deviceState(m: Machine, d: Device): DeviceState {
-  if (d.driver === null) return 'unbound';
-  return m.drivers.find((x) => x.bus === d.bus && x.name === d.driver)?.kind === 'vfio' ? 'vfio' : 'host';
+  const k = driverKind(m, d);
+  return k === 'none' ? 'unbound' : k;
 }
 
 function graphModel(m: Machine): GraphModel {
@@ -76,10 +77,9 @@ function graphModel(m: Machine): GraphModel {
     if (d.driver !== null) edges.push({ from: node.id, to: driverFor(d.bus, d.driver), kind: 'bound' });
     if (d.driverOverride !== null) edges.push({ from: node.id, to: driverFor(d.bus, d.driverOverride), kind: 'override', label: LEGEND.override });
   });
-  const vfioLoaded = m.modules.some((x) => x.name === 'vfio');
   const groups: GGroup[] = m.groups.map((g) => {
     const viable = isViable(m, g);
-    const node = vfioLoaded && hasVfioNode(m, g) ? `, /dev/vfio/${g.id}` : '';
+    const node = hasVfioNode(m, g) ? `, /dev/vfio/${g.id}` : '';
     return {
       id: `grp${g.id}`,
       label: `IOMMU group ${g.id}: ${viable ? 'viable' : 'not viable'}${node}`,

@@ -1,18 +1,13 @@
 /** status, show, groups, dmesg: read-only views. */
-import { posix } from 'node:path';
 import type { Machine, Device } from '../../base/machine.js';
 import { triggerName } from '../../base/machine.js';
 import { isViable, viabilityReason, hasVfioNode } from '../../iommu/group.js';
 import { formatTimestamp } from '../../klog/klog.js';
-import { deviceJson, lookupDevice, resetPreview, resetLabel, ownerOf, activityLabel } from '../devices.js';
+import { deviceJson, lookupDevice, resetPreview, resetLabel, ownerOf, activityLabel, driverKind } from '../devices.js';
 import { table, type Style } from '../output.js';
 import type { Sys } from '../sys.js';
 import { deviceDir } from '../../sysfs/tree.js';
-
-function driverKind(m: Machine, d: Device): 'vfio' | 'host' | 'none' {
-  if (!d.driver) return 'none';
-  return m.drivers.find((x) => x.name === d.driver && x.bus === d.bus)?.kind === 'vfio' ? 'vfio' : 'host';
-}
+import { linkText } from '../../sysfs/vfs.js';
 
 export function statusData(m: Machine): Record<string, unknown> {
   return {
@@ -78,9 +73,9 @@ export function showText(m: Machine, d: Device, sysfs: ShowSysfs, st: Style): st
   }
   out += `\n${st.bold(base + '/')}\n`;
   out += `  driver_override: ${sysfs.driver_override}\n  modalias: ${sysfs.modalias}\n`;
-  const rel = (target: string): string => posix.relative(deviceDir(d), target);
-  out += `  driver -> ${sysfs.driver ? rel(sysfs.driver) : '(no link: not bound)'}\n`;
-  out += `  iommu_group -> ${sysfs.iommu_group ? rel(sysfs.iommu_group) : '(no link)'}\n`;
+  const rel = (name: string, target: string): string => linkText(`${deviceDir(d)}/${name}`, target);
+  out += `  driver -> ${sysfs.driver ? rel('driver', sysfs.driver) : '(no link: not bound)'}\n`;
+  out += `  iommu_group -> ${sysfs.iommu_group ? rel('iommu_group', sysfs.iommu_group) : '(no link)'}\n`;
   out += `  uevent:\n${sysfs.uevent.map((l) => '    ' + l).join('\n')}\n`;
   out += `  (real directory: ${deviceDir(d)})\n`;
   return out;
@@ -122,7 +117,7 @@ export function groupsData(m: Machine): Record<string, unknown> {
       }),
       viable: isViable(m, g),
       reason: viabilityReason(m, g),
-      devNode: hasVfioNode(m, g) && m.modules.some((x) => x.name === 'vfio') ? `/dev/vfio/${g.id}` : null,
+      devNode: hasVfioNode(m, g) ? `/dev/vfio/${g.id}` : null,
       owner: g.owner,
       type: g.type,
     })),
@@ -135,7 +130,7 @@ export function groupsText(m: Machine, st: Style): string {
   let out = '';
   for (const g of m.groups) {
     const viable = isViable(m, g);
-    const node = hasVfioNode(m, g) && m.modules.some((x) => x.name === 'vfio') ? `/dev/vfio/${g.id}` : 'no /dev/vfio node';
+    const node = hasVfioNode(m, g) ? `/dev/vfio/${g.id}` : 'no /dev/vfio node';
     out += `${st.bold(`group ${g.id}`)}  ${viable ? st.green('viable') : st.red('not viable')}  ${node}${g.owner ? `  owner=${g.owner}` : ''}\n`;
     out += table(g.devices.map((n) => {
       const d = m.devices.find((x) => x.name === n)!;

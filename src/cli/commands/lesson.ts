@@ -107,19 +107,16 @@ async function hint(o: Out, main: string): Promise<void> {
 
 /** The shell lines / ioctls the step's commands stand for, from a run on a throw-away copy of the lesson machine. */
 async function realCommands(o: Out, scratch: string, commands: readonly string[]): Promise<ExplainStep[]> {
-  const { main } = await import('../main.js');
+  const { runCaptured } = await import('../main.js');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-hint-'));
   try {
     const copy = path.join(dir, 'state.json');
     if (fs.existsSync(scratch)) fs.copyFileSync(scratch, copy);
     const steps: ExplainStep[] = [];
     for (const c of commands) {
-      let out = '';
-      const sink = { write: (t: string) => void (out += t) };
-      const ctx = { ...o.ctx, stdout: sink, stderr: { write: () => {} }, stdoutIsTTY: false, stderrIsTTY: false };
-      const code = await main(['--state', copy, '--json', '--explain', '-q', ...c.split(' ')], ctx);
-      if (code !== 0) break;
-      steps.push(...((JSON.parse(out) as { explain?: ExplainStep[] }).explain ?? []));
+      const r = await runCaptured(['--state', copy, '--json', '--explain', '-q', ...c.split(' ')], o.ctx);
+      if (r.exit !== 0) break;
+      steps.push(...((JSON.parse(r.stdout) as { explain?: ExplainStep[] }).explain ?? []));
     }
     return steps;
   } finally {

@@ -7,11 +7,11 @@ import { deviceInfo, regionInfo, irqInfo } from '../../vfio/info.js';
 import { vfioOpen, vfioClose, killOwner, startDevice, stopDevice, resetIoctl, unmaskIrq } from '../../userspace/owner.js';
 import { table, kernelLines } from '../output.js';
 import { logSince } from '../../klog/klog.js';
-import type { Device, Machine } from '../../base/machine.js';
+import type { Device } from '../../base/machine.js';
 
 const hexFlags = (n: number): string => '0x' + n.toString(16);
 
-function requireVfio(m: Machine, dev: Device): void {
+function requireVfio(dev: Device): void {
   if (dev.vfio) return;
   throw new KernelError('ENODEV', {
     op: 'ioctl',
@@ -24,7 +24,7 @@ function requireVfio(m: Machine, dev: Device): void {
 export async function infoCmd(o: Out, what: 'info' | 'regions' | 'irqs', name: string): Promise<void> {
   await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
     const dev = lookupDevice(m, name);
-    requireVfio(m, dev);
+    requireVfio(dev);
     sys.record(`ioctl(group, VFIO_GROUP_GET_DEVICE_FD, "${dev.name}") = device`, 'the info ioctls are made on a device fd', 'ok');
     if (what === 'info') {
       const i = deviceInfo(dev);
