@@ -79,14 +79,15 @@ test('sysfs paths: .. above /, //, /./ and .. after links resolve like the kerne
   assert.equal(await ok(s, 'sysfs', 'cat', `${DEV}/driver_override`), 'vfio-platform\n');
 });
 
-test('sysfs paths: a trailing slash, /. or /.. after a file is ENOTDIR; after a link to a directory it is followed', async () => {
+test('sysfs paths: a trailing slash, /. or /.. after a file is ENOTDIR (EISDIR for a write with a trailing slash, as open with O_CREAT); after a link to a directory it is followed', async () => {
   const s = await booted();
   for (const suffix of ['/', '/.', '/..', '/x', '//']) {
     const p = `${DEV}/driver_override${suffix}`;
     await refused(s, 'ENOTDIR', 'sysfs', 'cat', p);
     await refused(s, 'ENOTDIR', 'sysfs', 'ls', p);
-    await refused(s, 'ENOTDIR', 'sysfs', 'write', p, 'vfio-platform');
+    await refused(s, suffix === '/' || suffix === '//' ? 'EISDIR' : 'ENOTDIR', 'sysfs', 'write', p, 'vfio-platform');
   }
+  await refused(s, 'ENOENT', 'sysfs', 'write', '/sys/nosuch/driver_override/', 'x');
   // the `driver` link with a trailing slash is the driver's directory
   assert.ok((await lsNames(s, `${DEV}/driver/`)).includes('bind'));
   await refused(s, 'EISDIR', 'sysfs', 'cat', `${DEV}/driver/`);

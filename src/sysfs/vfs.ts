@@ -126,6 +126,15 @@ export function vread(root: VDir, path: string): string {
 
 /** write(2) of `buf` (a byte string) to an attribute, as `echo` would do it. Returns the count. */
 export function vwrite(root: VDir, path: string, buf: string, missingHint?: (path: string) => string | undefined): number {
+  // the shell opens with O_CREAT, and open_last_lookups refuses a trailing slash on a name to
+  // create with EISDIR before looking the name up (once the directories above it resolve)
+  const trimmed = path.replace(/\/+$/, '');
+  if (trimmed !== path && trimmed !== '' && !/(^|\/)\.{1,2}$/.test(trimmed)) {
+    checkPathSyntax(path);
+    const up = resolve(root, parentOf(trimmed), true, 'open');
+    if (up.node.kind !== 'dir') throw new KernelError('ENOTDIR', { path, op: 'open' });
+    throw new KernelError('EISDIR', { path, op: 'open', hint: 'a trailing slash names a directory; write the attribute without it' });
+  }
   let r: Resolved;
   try {
     r = resolve(root, path, true, 'write');
@@ -166,19 +175,20 @@ export function vlist(root: VDir, path: string): VEntry[] {
   const r = resolve(root, path, true, 'open');
   if (r.node.kind !== 'dir') {
     const base = path.slice(path.lastIndexOf('/') + 1);
-    return [entry(base, r.node)];
+    return [entry(base, r.node, r.path)];
   }
   const dir = r.node;
   return dir
     .list()
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-    .map((n) => entry(n, dir.lookup(n)!));
+    .map((n) => entry(n, dir.lookup(n)!, `${r.path === '/' ? '' : r.path}/${n}`));
 }
 
-function entry(name: string, n: VNode): VEntry {
+/** `at`: the entry's own path (links show their target relative to its directory, as ls -l does) */
+function entry(name: string, n: VNode, at: string): VEntry {
   switch (n.kind) {
     case 'dir': return { name, type: 'd', mode: 0o755 };
-    case 'link': return { name, type: 'l', mode: 0o777, target: n.target };
+    case 'link': return { name, type: 'l', mode: 0o777, target: linkText(at, n.target) };
     case 'chr': return { name, type: 'c', mode: n.mode };
     default: return { name, type: '-', mode: n.mode };
   }
