@@ -3,6 +3,7 @@ import type { Context } from './context.js';
 import { KernelError, UsageError, StateError } from '../base/errors.js';
 import { TreeError } from '../devicetree/tree.js';
 import type { Step } from './sys.js';
+import { hintFor } from './hints.js';
 
 export interface Style {
   bold(s: string): string;
@@ -91,10 +92,11 @@ export function describeError(e: unknown): ErrorReport {
     const what = e.op === 'exec' ? e.message : `${e.path ? e.path + ': ' : ''}${e.op} error: ${e.message} (${e.code})`;
     const lines = [e.op === 'exec' ? `${e.message} (${e.code})` : what];
     if (extra.dmesg?.length) for (const l of extra.dmesg) lines.push(`kernel: ${l}`);
-    if (e.hint) lines.push(`hint: ${e.hint}`);
+    const hint = hintFor(e);
+    if (hint) lines.push(`hint: ${hint}`);
     const json: Record<string, unknown> = { code: e.code, errno: e.errno, message: e.message };
     if (e.path !== undefined) json['path'] = e.path;
-    if (e.hint !== undefined) json['hint'] = e.hint;
+    if (hint !== undefined) json['hint'] = hint;
     if (extra.dmesg?.length) json['dmesg'] = extra.dmesg;
     return { exit: EXIT.REFUSED, json, lines };
   }

@@ -155,9 +155,7 @@ export function vwrite(root: VDir, path: string, buf: string, missingHint?: (pat
     return r.node.store(data);
   } catch (e) {
     if (e instanceof KernelError && e.path === undefined) {
-      const o: { path: string; op: KernelError['op']; message: string; hint?: string } = { path, op: 'write', message: e.message };
-      if (e.hint !== undefined) o.hint = e.hint;
-      throw new KernelError(e.code, o);
+      throw new KernelError(e.code, { path, op: 'write', message: e.message, hint: e.hint, reason: e.reason });
     }
     throw e;
   }
