@@ -8,9 +8,9 @@ import * as fs from 'node:fs';
 import type { Context } from './context.js';
 import type { Machine } from '../base/machine.js';
 import { statePath, readState, writeState, acquireLock } from '../state/store.js';
-import { tick, logSince } from '../klog/klog.js';
+import { tick } from '../klog/klog.js';
 import { Sys } from './sys.js';
-import { UsageError, KernelError } from '../base/errors.js';
+import { UsageError } from '../base/errors.js';
 import { TreeError, type DeviceTree } from '../devicetree/tree.js';
 import { activeLesson, scratchPath } from '../state/lessons.js';
 
@@ -72,11 +72,11 @@ export function resolveTreeName(ctx: Context, name: string): string {
 }
 
 export async function loadTree(ctx: Context, name: string, includeDirs: string[] = []): Promise<DeviceTree> {
-  const { readTreeFile } = await import('../devicetree/read.js');
+  const { readTreeFile } = await import('../devicetree/formats/read.js');
   const file = resolveTreeName(ctx, name);
   let tree: DeviceTree;
   try {
-    tree = await readTreeFile(file, { includeDirs });
+    tree = await readTreeFile(file, { includeDirs, cwd: ctx.cwd });
   } catch (e) {
     // name the file as the user typed it (bad.yaml:5:16), as compilers do
     if (e instanceof TreeError && e.loc.file === file && path.dirname(file) !== ctx.treesDir) e.loc.file = name;
@@ -122,14 +122,7 @@ export async function withMachine<T>(ctx: Context, g: GlobalOpts, mode: 'read' |
       const { advance } = await import('../userspace/owner.js');
       advance(m);
     }
-    const logBefore = m.log.length;
-    let result: T;
-    try {
-      result = await fn({ m, sys: new Sys(m), path: p });
-    } catch (e) {
-      if (e instanceof KernelError) e.dmesg = logSince(m, logBefore);
-      throw e;
-    }
+    const result = await fn({ m, sys: new Sys(m), path: p });
     if (!g.dryRun) writeState(p, m);
     return result;
   } finally {
