@@ -135,3 +135,28 @@ test('the override step explains why driverctl unbinds first and what the race i
   const unbind = await run(state, 'unbind', 'fff51000.ethernet');
   assert.match(unbind.stderr, /careful: fff51000\.ethernet is unbound but driver_override is not set: unbinding first is the order driverctl uses, and it is a race/);
 });
+
+test('load during a lesson is refused and names lesson NAME --restart and lesson stop; neither machine changes', async (t) => {
+  const state = learner(t);
+  await type(state, 'status', 'lesson passthrough', 'modprobe vfio-platform');
+  const mine = stateBytes(state);
+  const scratch = scratchPath(state, 'passthrough');
+  const lessonMachine = stateBytes(scratch);
+  const r = await run(state, 'load', 'highbank');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /vfioctl: lesson passthrough is in progress, step 2\/9: Set driver_override[^\n]*: vfioctl load highbank would replace the lesson's machine, so it was not run/);
+  assert.match(r.stderr, /hint: to start the lesson over on a fresh machine: vfioctl lesson passthrough --restart; to leave the lesson and load on your own machine: vfioctl lesson stop, then vfioctl load highbank/);
+  assert.deepEqual(stateBytes(scratch), lessonMachine, 'the lesson machine is as it was');
+  assert.deepEqual(stateBytes(state), mine, 'the learner\'s own machine is as it was');
+  assert.equal(stepOf(state, 'passthrough'), 1);
+  const json = await run(state, '--json', 'load', 'default', '--force');
+  assert.equal(json.code, 2);
+  const doc = JSON.parse(json.stderr) as { error: { code: string; hint: string } };
+  assert.equal(doc.error.code, 'USAGE');
+  assert.match(doc.error.hint, /vfioctl lesson passthrough --restart/);
+
+  await type(state, 'lesson stop');
+  const own = await run(state, 'load', 'highbank');
+  assert.equal(own.code, 0, own.stderr);
+  assert.deepEqual(stateBytes(scratch), lessonMachine, 'after lesson stop, load acts on the learner\'s machine');
+});

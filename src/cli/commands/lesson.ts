@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Out } from '../main.js';
-import { mainStatePath, bootDefault, lockTimeoutMs } from '../session.js';
+import { mainStatePath, loadTree, lockTimeoutMs, lessonInProgress, type GlobalOpts } from '../session.js';
+import type { Context } from '../context.js';
 import { readState, writeState, acquireLock } from '../../state/store.js';
 import { activeLesson, setActiveLesson, scratchPath, readProgress, writeProgress, type LessonProgress } from '../../state/lessons.js';
 import { SCENARIOS, findScenario } from '../../teach/lessons/index.js';
@@ -60,7 +61,9 @@ async function start(o: Out, main: string, s: Scenario, restart: boolean): Promi
   let p = progress.get(s.name);
   const resume = !restart && p !== undefined && !p.done && fs.existsSync(scratch);
   if (!resume) {
-    const m = await bootDefault(o.ctx);
+    // the tree the lesson names (src/teach/lessons/NAME.ts)
+    const { boot } = await import('../../base/boot.js');
+    const m = boot(await loadTree(o.ctx, s.tree));
     const lock = acquireLock(scratch, lockTimeoutMs(o.ctx));
     try {
       writeState(scratch, m);
@@ -144,6 +147,23 @@ async function realCommands(o: Out, scratch: string, step: Step): Promise<{ step
 }
 
 const capital = (t: string): string => t.charAt(0).toUpperCase() + t.slice(1);
+
+/**
+ * `load` (anything that would replace the machine) while a lesson is in progress would
+ * throw the lesson's machine away under it: refused, naming the two ways on.
+ */
+export function refuseDuringLesson(ctx: Context, g: GlobalOpts, command: string): void {
+  const main = mainStatePath(ctx, g);
+  const lesson = lessonInProgress(ctx, main);
+  if (!lesson) return;
+  const s = findScenario(lesson);
+  const p = s && readProgress(main).get(s.name);
+  const where = s && p && !p.done ? `, ${stepLine(s, p.step)}` : '';
+  throw new UsageError(
+    `lesson ${lesson} is in progress${where}: vfioctl ${command} would replace the lesson's machine, so it was not run`,
+    `to start the lesson over on a fresh machine: vfioctl lesson ${lesson} --restart; to leave the lesson and ${command.split(' ')[0]} on your own machine: vfioctl lesson stop, then vfioctl ${command}`,
+  );
+}
 
 /**
  * After any other command while a lesson is in progress: judge the lesson machine (the

@@ -11,6 +11,7 @@ import { boot } from '../../base/boot.js';
 import { kernelLines } from '../output.js';
 
 export async function load(o: Out, treeName: string, opts: { force?: boolean; legacy?: boolean; include?: string[] }): Promise<void> {
+  (await import('./lesson.js')).refuseDuringLesson(o.ctx, o.g, `load ${treeName}`);
   const tree = await loadTree(o.ctx, treeName, opts.include ?? []);
   const m = boot(tree, { legacyMessages: opts.legacy ?? false });
   const p = activeStatePath(o.ctx, o.g);
