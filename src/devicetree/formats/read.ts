@@ -19,6 +19,7 @@ import path from 'node:path';
 import { TreeError } from '../tree.js';
 import type { DeviceTree, DtNode } from '../tree.js';
 import { decodeUtf8, readBoundedFile } from './file.js';
+import { checkTreeText } from './check.js';
 
 export interface ReadTreeOptions {
   /** extra directories for `#include <…>` (cpp `-I`) and `/include/` (dtc `-i`) */
@@ -56,8 +57,15 @@ async function readDts(file: string, opts: ReadTreeOptions): Promise<DeviceTree>
   return { ...tree, file, format: 'dts' };
 }
 
-/** Read a device-tree file, sniffing its format. Throws TreeError. */
+/**
+ * Read a device-tree file, sniffing its format, and refuse what no format may hold
+ * (check.ts: control characters in printed text, `.`/`..` nodes). Throws TreeError.
+ */
 export async function readTreeFile(file: string, opts: ReadTreeOptions = {}): Promise<DeviceTree> {
+  return checkTreeText(await readAnyFormat(file, opts));
+}
+
+async function readAnyFormat(file: string, opts: ReadTreeOptions = {}): Promise<DeviceTree> {
   const bytes = await readBoundedFile(file, opts.cwd);
   const ext = path.extname(file).toLowerCase();
   const head = bytes.length >= 4 ? ((bytes[0] ?? 0) << 24 | (bytes[1] ?? 0) << 16 | (bytes[2] ?? 0) << 8 | (bytes[3] ?? 0)) >>> 0 : 0;
