@@ -137,7 +137,7 @@ test('printable text stays accepted: Latin-1 letters in a DTB, binary properties
   assert.equal((await run(state, '-q', 'load', d)).code, 0);
   assert.match((await run(state, 'status')).stdout, /Café board/);
   const f = path.join(dir, 'fine.yaml');
-  writeFileSync(f, own('  model: "A board, rev. 2"\n  soc:\n    compatible: simple-bus\n    mac: [0x1b, 0x07, 0x9b]\n    local-mac-address: !u8 [0x1b, 0x9b, 0x7f, 0, 1, 2]\n'));
+  writeFileSync(f, own('  model: "A board, rev. 2"\n  soc:\n    compatible: simple-bus\n    mac: [0x1b, 0x07, 0x9b]\n  chosen:\n    rng-seed: !u8 [0x1b, 0x9b, 0x07]\n    linux,initrd-start: 0x8070000\n    bootargs: "console=ttyAMA0"\n    local-mac-address: !u8 [0x1b, 0x9b, 0x7f, 0, 1, 2]\n'));
   const r = await run(state, 'load', '--force', f);
   assert.equal(r.code, 0, r.stderr);
   assert.match((await run(state, 'status')).stdout, /A board, rev\. 2/);

@@ -3,7 +3,7 @@
  * vfioctl prints may drive the terminal. Node names, property names, the string
  * properties that reach `load`, `status`, `show`, `dmesg`, `sysfs cat`, `export` and error
  * messages (`compatible`, `model`, `status`, `device_type`, `name`, `label`, `*-names`,
- * everything under `/aliases` and `/chosen`) and the own-YAML declarations (drivers,
+ * every `/aliases` entry, `/chosen` `bootargs` and `stdout-path`) and the own-YAML declarations (drivers,
  * resets, boot modules and their parameters) are refused at load, with the place, when
  * they hold a control character: C0 (0x01–0x1f; NUL separates list entries), DEL (0x7f)
  * or C1 (0x80–0x9f, which many terminals take as ESC sequences too). Node names `.` and
@@ -19,8 +19,8 @@ import type { DeviceTree, DtNode, DtProperty, SourceLoc } from '../tree.js';
 
 /** Properties read as strings and shown somewhere (of_node identity, model, uevent, sysfs). */
 const STRING_PROPERTIES = new Set(['compatible', 'model', 'status', 'device_type', 'name', 'label']);
-/** Nodes whose every property is a string (alias paths, stdout-path, bootargs). */
-const STRING_NODES = new Set(['aliases', 'chosen']);
+/** `/chosen` strings; its other properties are cells or bytes (initrd addresses, kaslr-seed, rng-seed). */
+const CHOSEN_STRINGS = new Set(['bootargs', 'stdout-path', 'linux,stdout-path']);
 
 /** Names for the control characters people meet; the rest are shown by code only. */
 const CONTROL_NAMES: Record<number, string> = {
@@ -50,7 +50,9 @@ function firstControl(s: string): number {
 
 function isStringProperty(node: DtNode, p: DtProperty): boolean {
   if (STRING_PROPERTIES.has(p.name) || p.name.endsWith('-names')) return true;
-  return node.parent !== null && node.parent.parent === null && STRING_NODES.has(node.name);
+  if (node.parent === null || node.parent.parent !== null) return false;
+  // /aliases holds only path strings (of_alias_scan)
+  return node.name === 'aliases' || (node.name === 'chosen' && CHOSEN_STRINGS.has(p.name));
 }
 
 /** Where byte `i` of a property's value is: exact for a DTB (value starts 12 bytes after the FDT_PROP token). */
