@@ -20,12 +20,15 @@ import { TreeError } from '../tree.js';
 import type { DeviceTree, DtNode } from '../tree.js';
 import { decodeUtf8, readBoundedFile } from './file.js';
 import { checkTreeText } from './check.js';
+import type { ToolLimits } from './dts.js';
 
 export interface ReadTreeOptions {
   /** extra directories for `#include <…>` (cpp `-I`) and `/include/` (dtc `-i`) */
   includeDirs?: string[];
   /** the caller's working directory, named when a file is missing (relative paths start there) */
   cwd?: string;
+  /** narrower bounds for cpp and dtc than the defaults (dts.ts), e.g. in tests */
+  toolLimits?: ToolLimits;
 }
 
 /** Skip whitespace and C/C++ comments; true if the source then starts with `/dts-v1/`. */
@@ -44,7 +47,7 @@ function relocateToSource(node: DtNode, file: string): void {
 
 async function readDts(file: string, opts: ReadTreeOptions): Promise<DeviceTree> {
   const { compileDts } = await import('./dts.js');
-  const yamlText = await compileDts(file, opts.includeDirs ?? []);
+  const yamlText = await compileDts(file, opts.includeDirs ?? [], opts.toolLimits);
   const { parseDtcYaml } = await import('./dtc-yaml.js');
   let tree: DeviceTree;
   try {
