@@ -11,7 +11,7 @@ import { statePath } from '../state/path.js';
 import { withState, type SessionOptions } from '../state/session.js';
 import { tick } from '../klog/klog.js';
 import { Sys } from './sys.js';
-import { UsageError, KernelError } from '../base/errors.js';
+import { UsageError } from '../base/errors.js';
 import type { DeviceTree } from '../devicetree/tree.js';
 import { activeLesson, scratchPath } from '../state/lessons.js';
 
@@ -73,9 +73,9 @@ export function resolveTreeName(ctx: Context, name: string): string {
 }
 
 export async function loadTree(ctx: Context, name: string, includeDirs: string[] = []): Promise<DeviceTree> {
-  const { readTreeFile } = await import('../devicetree/read.js');
+  const { readTreeFile } = await import('../devicetree/formats/read.js');
   const file = resolveTreeName(ctx, name);
-  const tree = await readTreeFile(file, { includeDirs });
+  const tree = await readTreeFile(file, { includeDirs, cwd: ctx.cwd });
   // show bundled trees by their short name
   if (path.dirname(file) === ctx.treesDir) tree.file = `devicetrees/${path.basename(file)}`;
   else tree.file = name;
@@ -114,17 +114,9 @@ export function sessionOptions(ctx: Context, g: GlobalOpts, p: string = activeSt
 /**
  * Run `fn` on the machine. In write mode, under the lock; saved when `fn` succeeds and
  * when the simulated kernel refuses (its side effects stay, SPEC §4), not otherwise.
+ * (The runner takes the kernel lines the command logged, by clock.)
  */
 export async function withMachine<T>(ctx: Context, g: GlobalOpts, mode: 'read' | 'write', fn: (s: Session) => T | Promise<T>): Promise<T> {
   const o = sessionOptions(ctx, g);
-  return withState(o, mode, async (m) => {
-    // the kernel lines the refused operation printed, by clock (until the runner takes them itself)
-    const since = m.clockUs;
-    try {
-      return await fn({ m, sys: new Sys(m), path: o.path });
-    } catch (e) {
-      if (e instanceof KernelError && e.dmesg.length === 0) e.dmesg = m.log.filter((l) => l.t > since).map((l) => l.text);
-      throw e;
-    }
-  });
+  return withState(o, mode, (m) => fn({ m, sys: new Sys(m), path: o.path }));
 }

@@ -5,4 +5,4 @@
  */
 export { statePath, type StateEnv } from './path.js';
 export { parseState, serializeState, STATE_FORMAT, STATE_VERSION } from './codec.js';
-export { readState, STATE_MAX_BYTES } from './state-file.js';
+export { readState, writeState, STATE_MAX_BYTES } from './state-file.js';

@@ -10,7 +10,9 @@ import { mainStatePath, bootDefault, lockTimeoutMs, sessionOptions } from '../se
 import { readState } from '../../state/state-file.js';
 import { replaceState } from '../../state/session.js';
 import { activeLesson, setActiveLesson, scratchPath, readProgress, updateProgress, type LessonProgress } from '../../state/lessons.js';
-import { SCENARIOS, findScenario, commonMistakes, type Scenario } from '../../teach/scenarios.js';
+import { SCENARIOS, findScenario } from '../../teach/lessons/index.js';
+import { commonMistakes } from '../../teach/mistakes.js';
+import type { Scenario } from '../../teach/scenario.js';
 import { checkSteps, currentStep, explainRefusal, freshProgress } from '../../teach/lesson.js';
 import { UsageError, KernelError } from '../../base/errors.js';
 import { colorWanted, makeStyle, table, type Style } from '../output.js';
