@@ -6,9 +6,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Out } from '../main.js';
-import { mainStatePath, bootDefault, lockTimeoutMs } from '../session.js';
-import { readState, writeState, acquireLock } from '../../state/store.js';
-import { activeLesson, setActiveLesson, scratchPath, readProgress, writeProgress, type LessonProgress } from '../../state/lessons.js';
+import { mainStatePath, bootDefault, lockTimeoutMs, sessionOptions } from '../session.js';
+import { readState } from '../../state/state-file.js';
+import { replaceState } from '../../state/session.js';
+import { activeLesson, setActiveLesson, scratchPath, readProgress, updateProgress, type LessonProgress } from '../../state/lessons.js';
 import { SCENARIOS, findScenario } from '../../teach/lessons/index.js';
 import { commonMistakes } from '../../teach/mistakes.js';
 import type { Scenario } from '../../teach/scenario.js';
@@ -57,21 +58,16 @@ function list(o: Out, main: string): void {
 }
 
 async function start(o: Out, main: string, s: Scenario, restart: boolean): Promise<void> {
-  const progress = readProgress(main);
   const scratch = scratchPath(main, s.name);
-  let p = progress.get(s.name);
+  let p = readProgress(main).get(s.name);
   const resume = !restart && p !== undefined && !p.done && fs.existsSync(scratch);
   if (!resume) {
     const m = await bootDefault(o.ctx);
-    const lock = acquireLock(scratch, lockTimeoutMs(o.ctx));
-    try {
-      writeState(scratch, m);
-    } finally {
-      lock.release();
-    }
+    // the scratch machine is the lesson's own: whatever was there is replaced (set aside if unusable)
+    await replaceState({ ...sessionOptions(o.ctx, o.g, scratch), dryRun: false }, m, { force: true });
     p = freshProgress(m);
-    progress.set(s.name, p);
-    writeProgress(main, progress);
+    const fresh = p;
+    await updateProgress(main, lockTimeoutMs(o.ctx), (all) => void all.set(s.name, fresh));
   }
   setActiveLesson(main, s.name);
   const cur = p!;
@@ -138,12 +134,13 @@ export async function afterCommand(o: Out, main: string, lesson: string, error: 
   if (!s) return;
   const m = readState(scratchPath(main, lesson));
   if (!m) return;
-  const progress = readProgress(main);
-  const p = progress.get(s.name) ?? freshProgress(m);
-  const before = p.step;
-  const { completed, changed } = checkSteps(s, p, m);
-  progress.set(s.name, p);
-  writeProgress(main, progress);
+  const { p, before, completed, changed } = await updateProgress(main, lockTimeoutMs(o.ctx), (progress) => {
+    const p = progress.get(s.name) ?? freshProgress(m);
+    const before = p.step;
+    const r = checkSteps(s, p, m);
+    progress.set(s.name, p);
+    return { p, before, ...r };
+  });
   const lines: string[] = [];
   const st: Style = await makeStyle(colorWanted(o.ctx, o.g.color === false, 'stderr'));
   const tag = st.cyan(`lesson ${s.name}:`);
