@@ -6,10 +6,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Out } from '../main.js';
-import { mainStatePath, loadTree, lockTimeoutMs, lessonInProgress, type GlobalOpts } from '../session.js';
+import { mainStatePath, loadTree, lockTimeoutMs, lessonInProgress, sessionOptions, type GlobalOpts } from '../session.js';
 import type { Context } from '../context.js';
-import { readState, writeState, acquireLock } from '../../state/store.js';
-import { activeLesson, setActiveLesson, scratchPath, readProgress, writeProgress, type LessonProgress } from '../../state/lessons.js';
+import { readState } from '../../state/state-file.js';
+import { replaceState } from '../../state/session.js';
+import { activeLesson, setActiveLesson, scratchPath, readProgress, updateProgress, type LessonProgress } from '../../state/lessons.js';
 import { SCENARIOS, findScenario } from '../../teach/lessons/index.js';
 import type { Scenario, Step } from '../../teach/scenario.js';
 import { currentStep, follow, freshProgress, stepLine, typed } from '../../teach/lesson.js';
@@ -56,23 +57,18 @@ function list(o: Out, main: string): void {
 }
 
 async function start(o: Out, main: string, s: Scenario, restart: boolean): Promise<void> {
-  const progress = readProgress(main);
   const scratch = scratchPath(main, s.name);
-  let p = progress.get(s.name);
+  let p = readProgress(main).get(s.name);
   const resume = !restart && p !== undefined && !p.done && fs.existsSync(scratch);
   if (!resume) {
-    // the tree the lesson names (src/teach/lessons/NAME.ts)
+    // the tree the lesson names (src/teach/lessons/NAME.ts); the scratch machine is the lesson's own:
+    // whatever was there is replaced (set aside if unusable)
     const { boot } = await import('../../base/boot.js');
     const m = boot(await loadTree(o.ctx, s.tree));
-    const lock = acquireLock(scratch, lockTimeoutMs(o.ctx));
-    try {
-      writeState(scratch, m);
-    } finally {
-      lock.release();
-    }
+    await replaceState({ ...sessionOptions(o.ctx, o.g, scratch), dryRun: false }, m, { force: true });
     p = freshProgress(m);
-    progress.set(s.name, p);
-    writeProgress(main, progress);
+    const fresh = p;
+    await updateProgress(main, lockTimeoutMs(o.ctx), (all) => void all.set(s.name, fresh));
   }
   setActiveLesson(main, s.name);
   const cur = p!;
@@ -175,12 +171,13 @@ export async function afterCommand(o: Out, main: string, lesson: string, error: 
   if (!s) return;
   const m = readState(scratchPath(main, lesson));
   if (!m) return;
-  const progress = readProgress(main);
-  const p = progress.get(s.name) ?? freshProgress(m);
   const refused = error instanceof KernelError ? { command, code: error.code, path: error.path, op: error.op, message: error.message } : undefined;
-  const notes = follow(s, p, m, { command: command ?? '', refused, failed: error !== null && error !== undefined && !refused });
-  progress.set(s.name, p);
-  writeProgress(main, progress);
+  const { p, notes } = await updateProgress(main, lockTimeoutMs(o.ctx), (progress) => {
+    const p = progress.get(s.name) ?? freshProgress(m);
+    const notes = follow(s, p, m, { command: command ?? '', refused, failed: error !== null && error !== undefined && !refused });
+    progress.set(s.name, p);
+    return { p, notes };
+  });
   if (p.done) setActiveLesson(main, null);
   const st: Style = await makeStyle(colorWanted(o.ctx, o.g.color === false, 'stderr'));
   const tag = st.cyan(`lesson ${s.name}:`);
