@@ -1,7 +1,7 @@
 /** modprobe, rmmod, lsmod */
 import type { Out } from '../main.js';
 import { withMachine } from '../session.js';
-import { modprobe, rmmod, findModuleInfo, isLoaded, canonicalModuleName } from '../../base/module.js';
+import { modprobe, rmmod, findModuleInfo, isLoaded, canonicalModuleName, moduleRefcount, moduleHolders } from '../../base/module.js';
 import { UsageError } from '../../base/errors.js';
 import { table, kernelLines } from '../output.js';
 import { logSince } from '../../klog/klog.js';
@@ -53,8 +53,7 @@ export async function lsmodCmd(o: Out): Promise<void> {
     sys.record('lsmod', 'loaded modules and who uses them (/proc/modules)');
     for (const x of m.modules) if (Object.keys(x.params).length) sys.record(`grep -H . /sys/module/${x.name}/parameters/*`, `the parameters ${x.name} was loaded with`);
     const mods = [...m.modules].reverse().map((x) => {
-      const users = x.holders.filter((h) => !h.includes(':'));
-      return { name: x.name, usedBy: users, refcount: x.holders.length, params: x.params };
+      return { name: x.name, usedBy: moduleHolders(m, x.name), refcount: moduleRefcount(m, x.name), params: x.params };
     });
     const text = mods.length
       ? table([['Module', 'Used by'], ...mods.map((x) => [x.name, `${x.refcount}${x.usedBy.length ? ' ' + x.usedBy.join(',') : ''}`])]) +
