@@ -7,7 +7,7 @@
 import type { Machine, Device, Owner, IommuGroup } from '../base/machine.js';
 import { findGroup } from '../base/machine.js';
 import { KernelError } from '../base/errors.js';
-import { devInfo, devWarn, printk, KERN_WARNING } from '../klog/klog.js';
+import { printk } from '../klog/klog.js';
 import { isViable, viabilityReason, hasVfioNode } from '../iommu/group.js';
 import { moduleGet, modulePut, isLoaded } from '../base/module.js';
 import { irqInfo } from '../vfio/info.js';
@@ -30,27 +30,9 @@ function deviceGroup(m: Machine, dev: Device, path: string): IommuGroup {
   return g;
 }
 
-/** vfio_platform_call_reset, with the messages of open/close/ioctl. Returns whether a reset ran. */
-export function callReset(m: Machine, dev: Device): boolean {
-  const r = dev.vfio?.reset ?? null;
-  if (!r) {
-    devWarn(m, dev, 'VFIO: no reset function found!');
-    return false;
-  }
-  if (r.kind === 'module') {
-    const h = m.resetHandlers.find((x) => x.module === r.module);
-    if (h && h.deprecation && !h.warned) {
-      printk(m, KERN_WARNING, h.deprecation);
-      h.warned = true;
-    }
-  }
-  devInfo(m, dev, 'VFIO: reset');
-  const a = dev.activity;
-  a.running = false;
-  a.masked = a.masked.map(() => false);
-  a.iova = null;
-  return true;
-}
+/** vfio_platform_call_reset lives with the reset code (src/vfio/reset.ts). */
+export { callReset } from '../vfio/reset.js';
+import { callReset } from '../vfio/reset.js';
 
 export interface OpenReport {
   owner: string;

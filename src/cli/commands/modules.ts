@@ -1,19 +1,16 @@
 /** modprobe, rmmod, lsmod */
 import type { Out } from '../main.js';
 import { withMachine } from '../session.js';
-import { modprobe, rmmod, findModuleInfo, isLoaded, canonicalModuleName, moduleRefcount, moduleHolders } from '../../base/module.js';
+import { modprobe, rmmod, findModuleInfo, isLoaded, canonicalModuleName, moduleRefcount, moduleHolders, parseModuleArgs } from '../../base/module.js';
 import { UsageError } from '../../base/errors.js';
 import { table, kernelLines } from '../output.js';
 import { logSince } from '../../klog/klog.js';
 
-export function parseParams(params: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+export function parseParams(params: readonly string[]): Record<string, string | null> {
   for (const p of params) {
-    const eq = p.indexOf('=');
-    if (eq <= 0) throw new UsageError(`bad module parameter "${p}"`, 'write parameters as name=value, e.g. reset_required=0');
-    out[p.slice(0, eq)] = p.slice(eq + 1);
+    if (p === '' || p.startsWith('=')) throw new UsageError(`bad module parameter "${p}"`, 'write parameters as name=value or a bare name (a boolean set to true), e.g. reset_required=0');
   }
-  return out;
+  return parseModuleArgs(params);
 }
 
 export async function modprobeCmd(o: Out, mod: string, params: string[]): Promise<void> {
