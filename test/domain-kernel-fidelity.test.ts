@@ -370,3 +370,28 @@ test('11.1 a refused store keeps the kernel side effects: log lines, request_mod
   assert.equal(findDevice(m, WDT)!.driver, null, 'only the store effect is missing');
   assert.equal(findDevice(m, WDT)!.driverOverride, 'vfio-platform');
 });
+
+test('11.7 enable_unsafe_noiommu_mode=1: a device with no IOMMU group gets a vfio-noiommu group, the taint line, /dev/vfio/noiommu-N; it goes on unbind', () => {
+  const m = bootTree('default');
+  modprobe(m, 'vfio', { enable_unsafe_noiommu_mode: '1' });
+  const root = prepare(m, WDT);
+  const before = m.log.length;
+  vwrite(root, PROBE, WDT + '\n');
+  const d = findDevice(m, WDT)!;
+  assert.equal(d.driver, 'vfio-platform');
+  const g = findGroup(m, d.iommuGroup!)!;
+  assert.equal(g.id, 7, 'the lowest free group number');
+  assert.deepEqual(texts(m, before), [
+    `vfio-platform ${WDT}: Adding to iommu group 7`,
+    `vfio-platform ${WDT}: Adding kernel taint for vfio-noiommu group on device`,
+  ]);
+  const r = sysRoot(m);
+  assert.equal(vread(r, '/sys/kernel/iommu_groups/7/name'), 'vfio-noiommu\n');
+  assert.equal(vread(r, '/sys/kernel/iommu_groups/7/reserved_regions'), '');
+  assert.ok(r.lookup('dev') && vread(r, DEV(WDT, 'driver_override')));
+  assert.equal((r.lookup('dev') as { lookup(n: string): { lookup(n: string): unknown } }).lookup('vfio').lookup('noiommu-7') !== undefined, true);
+  vwrite(r, DRV('vfio-platform', 'unbind'), WDT + '\n');
+  assert.equal(findDevice(m, WDT)!.iommuGroup, null);
+  assert.equal(findGroup(m, 7), undefined);
+  assert.equal(m.log.at(-1)!.text, `vfio-platform ${WDT}: Removing from iommu group 7`);
+});

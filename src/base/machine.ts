@@ -131,6 +131,8 @@ export interface IommuGroup {
   type: string;
   /** the IOMMU's node path (where its faults are reported from) */
   iommu: string | null;
+  /** the group's `name` attribute, set by the driver that made it (`vfio-noiommu`) */
+  name?: string;
 }
 
 export interface LoadedModule {

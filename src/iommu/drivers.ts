@@ -38,6 +38,8 @@ const SW_MSI: ResvRegion = { start: 0x8000000n, end: 0x80fffffn, type: 'msi' };
 const ARM_SMMU = ['arm,smmu-v1', 'arm,smmu-v2', 'arm,mmu-400', 'arm,mmu-401', 'arm,mmu-500', 'cavium,smmu-v2', 'nvidia,smmu-500', 'qcom,smmu-v2', 'qcom,smmu-500', 'arm,cortex-a53-smmu'];
 
 export function iommuDriverOf(m: Machine, iommuPath: string | null): IommuDriver {
+  // a group no IOMMU made (vfio-noiommu): no domain, no reserved regions
+  if (iommuPath === null) return { name: 'none', cacheCoherency: () => false, defDomainType: null, reservedRegions: [] };
   // the phandle may name a sub-node of the IOMMU device (fsl,iommu-parent → pamu@0): the device is the nearest populated ancestor
   let node: Device | undefined;
   for (let p = iommuPath; p && !node; p = p.slice(0, Math.max(0, p.lastIndexOf('/')))) node = m.devices.find((d) => d.of.fullName === p);

@@ -30,6 +30,14 @@ export function addDeviceToGroup(m: Machine, g: IommuGroup, dev: Device): void {
   printk(m, KERN_INFO, `${dev.driver ?? dev.bus} ${dev.name}: Adding to iommu group ${g.id}`);
 }
 
+/** iommu_group_remove_device: the link goes; an empty group is released (its id is free again). */
+export function removeDeviceFromGroup(m: Machine, g: IommuGroup, dev: Device): void {
+  printk(m, KERN_INFO, `${dev.driver ?? dev.bus} ${dev.name}: Removing from iommu group ${g.id}`);
+  g.devices = g.devices.filter((n) => n !== dev.name);
+  dev.iommuGroup = null;
+  if (g.devices.length === 0) m.groups = m.groups.filter((x) => x !== g);
+}
+
 /** Members bound to a driver that uses the kernel DMA API (not driver_managed_dma). */
 export function kernelDmaOwners(m: Machine, g: IommuGroup): Device[] {
   const out: Device[] = [];
@@ -94,6 +102,7 @@ export function iommuGroupStoreType(m: Machine, g: IommuGroup, buf: string): num
   const v = s.endsWith('\n') ? s.slice(0, -1) : s;
   if (!Object.hasOwn(REQUEST_TYPES, v)) throw new KernelError('EINVAL', { hint: 'the type takes identity, DMA, DMA-FQ or auto' });
   const req = REQUEST_TYPES[v]!;
+  if (g.iommu === null) throw new KernelError('EINVAL', { hint: `IOMMU group ${g.id} has no default domain` });
   if (req === 'DMA-FQ' && g.type === 'DMA') {
     g.type = 'DMA-FQ';
     return buf.length;

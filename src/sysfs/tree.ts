@@ -168,6 +168,7 @@ export function sysRoot(m: Machine): VDir {
                     const d = m.devices.find((x) => x.name === n)!;
                     return [n, link(deviceDir(d))];
                   }))),
+                  ...(g.name !== undefined ? { name: ro(() => `${g.name}\n`) } : {}),
                   reserved_regions: ro(() => reservedRegions(m, g)),
                   type: rw(() => `${g.type}\n`, (buf) => iommuGroupStoreType(m, g, buf)),
                 })),
@@ -181,7 +182,7 @@ export function sysRoot(m: Machine): VDir {
       vfio: dir(() => {
         const e: Record<string, VNode> = { vfio: { kind: 'chr', mode: 0o666, rdev: '10:196' } };
         if (m.modules.some((x) => x.name === 'vfio')) {
-          for (const g of m.groups) if (hasVfioNode(m, g)) e[String(g.id)] = { kind: 'chr', mode: 0o600, rdev: `${VFIO_GROUP_MAJOR}:${g.id}` };
+          for (const g of m.groups) if (hasVfioNode(m, g)) e[g.name === 'vfio-noiommu' ? `noiommu-${g.id}` : String(g.id)] = { kind: 'chr', mode: 0o600, rdev: `${VFIO_GROUP_MAJOR}:${g.id}` };
         } else delete e['vfio'];
         return e;
       }),

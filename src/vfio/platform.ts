@@ -7,10 +7,10 @@
 import type { Machine, Device, Driver } from '../base/machine.js';
 import { findGroup } from '../base/machine.js';
 import type { ErrnoName } from '../base/errno.js';
-import { devErr } from '../klog/klog.js';
+import { devErr, devWarn } from '../klog/klog.js';
 import { moduleParam, moduleGet, modulePut } from '../base/module.js';
 import { registerDriverOps } from '../base/driver.js';
-import { deviceCacheCoherent } from '../iommu/group.js';
+import { deviceCacheCoherent, allocGroup, addDeviceToGroup, removeDeviceFromGroup } from '../iommu/group.js';
 import { getReset, devErrOnce } from './reset.js';
 import { setVfioProbeStep, type VfioProbeStep } from './probe-step.js';
 
@@ -51,13 +51,24 @@ export function vfioProbe(m: Machine, dev: Device, drv: Driver): ErrnoName | nul
     devErr(m, dev, `VFIO: No reset function found for device ${dev.name}`);
     return fail(dev, 'reset', 'ENOENT');
   }
+  // vfio_group_find_or_alloc: with enable_unsafe_noiommu_mode a device with no IOMMU
+  // group gets a fake one, and the kernel is tainted
+  let noiommu = false;
+  if (dev.iommuGroup === null && moduleParam(m, 'vfio', 'enable_unsafe_noiommu_mode') === 'Y') {
+    const g = allocGroup(m, null);
+    g.name = 'vfio-noiommu';
+    g.type = 'unknown'; // no default domain
+    addDeviceToGroup(m, g, dev);
+    devWarn(m, dev, 'Adding kernel taint for vfio-noiommu group on device');
+    noiommu = true;
+  }
   // vfio_register_group_dev: the device must be in an IOMMU group (v5.x dev_err'ed it) …
   if (dev.iommuGroup === null || !findGroup(m, dev.iommuGroup)) {
     if (m.options.legacyMessages) devErr(m, dev, `VFIO: No IOMMU group for device ${dev.name}`);
     return fail(dev, 'iommu-group', 'EINVAL');
   }
   // … whose IOMMU can enforce IOMMU_CACHE (__vfio_register_dev; silent, the core logs -22)
-  if (!deviceCacheCoherent(m, dev)) return fail(dev, 'cache-coherency', 'EINVAL');
+  if (!noiommu && !deviceCacheCoherent(m, dev)) return fail(dev, 'cache-coherency', 'EINVAL');
   setVfioProbeStep(dev, null);
   if (reset?.kind === 'module') moduleGet(m, reset.module, `vfio:${dev.name}`);
   const base = dev.bus === 'amba' ? VFIO_DEVICE_FLAGS_AMBA : VFIO_DEVICE_FLAGS_PLATFORM;
@@ -70,6 +81,9 @@ export function vfioRemove(m: Machine, dev: Device): void {
   const r = dev.vfio?.reset;
   if (r?.kind === 'module') modulePut(m, r.module, `vfio:${dev.name}`);
   dev.vfio = null;
+  // a noiommu group goes with its device (vfio_device_remove_group → iommu_group_remove_device)
+  const g = dev.iommuGroup === null ? undefined : findGroup(m, dev.iommuGroup);
+  if (g?.name === 'vfio-noiommu') removeDeviceFromGroup(m, g, dev);
 }
 
 /** vfio_alloc_device's ida: the lowest index no VFIO device uses. */
