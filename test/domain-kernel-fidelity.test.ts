@@ -10,7 +10,7 @@ import { vread, vwrite } from '../src/sysfs/vfs.js';
 import { KernelError } from '../src/base/errors.js';
 import { modprobe, rmmod, kstrtobool, moduleRefcount } from '../src/base/module.js';
 import { boot } from '../src/base/boot.js';
-import { parseOwnYaml } from '../src/devicetree/own-yaml.js';
+import { parseOwnYaml } from '../src/devicetree/formats/own-yaml.js';
 import { findDevice, findGroup } from '../src/base/machine.js';
 import type { Machine } from '../src/base/machine.js';
 import { callReset } from '../src/vfio/reset.js';

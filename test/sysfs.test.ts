@@ -11,7 +11,7 @@ import { modprobe } from '../src/base/module.js';
 import { deviceInfo, regionInfo, irqInfo } from '../src/vfio/info.js';
 import { findDevice, findGroup } from '../src/base/machine.js';
 import { isViable } from '../src/iommu/group.js';
-import { makeBusId } from '../src/devicetree/populate.js';
+import { makeBusId } from '../src/devicetree/of/populate.js';
 import type { Machine } from '../src/base/machine.js';
 import type { VDir } from '../src/sysfs/vfs.js';
 import { bootTree, readTree, nodeAt } from './helpers.js';
