@@ -54,7 +54,11 @@ export function probeFailureReason(m: Machine, dev: Device, drv: Driver, err: Er
   if (err === 'EBUSY' && dev.driver !== null) return { kind: 'already-bound', device: dev.name, driver: dev.driver };
   if (err === 'EBUSY' && dev.iommuGroup !== null && lastProbeFailure(dev)?.stage === 'dma') {
     const g = findGroup(m, dev.iommuGroup);
-    if (g?.owner) return { kind: 'group-owned', device: dev.name, driver: drv.name, group: g.id, owner: g.owner };
+    if (g?.owner) {
+      const owner = m.owners.find((o) => o.alive && o.name === g.owner);
+      const held = owner ? owner.devices.filter((n) => g.devices.includes(n)) : [];
+      return { kind: 'group-owned', device: dev.name, driver: drv.name, group: g.id, owner: g.owner, held };
+    }
   }
   if (drv.kind !== 'vfio') return undefined;
   const step = lastVfioProbeStep(dev);

@@ -259,7 +259,8 @@ export function rmmod(m: Machine, name: string): void {
     const why = [
       users.length ? `used by module ${users.join(', ')}` : '',
       refs.length ? `held by ${refs.join(', ')}` : '',
-      fds > 0 ? `${fds} open VFIO file descriptor${fds === 1 ? '' : 's'} (containers, groups, devices)` : '',
+      fds > 0 && n === 'vfio_iommu_type1' ? `${fds} container${fds === 1 ? '' : 's'} using it as their IOMMU (VFIO_SET_IOMMU)` : '',
+      fds > 0 && n !== 'vfio_iommu_type1' ? `${fds} open /dev/vfio file${fds === 1 ? '' : 's'} (containers, groups, device fds)` : '',
     ].filter(Boolean).join('; ');
     throw new KernelError('EBUSY', {
       op: 'exec',

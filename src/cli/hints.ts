@@ -19,7 +19,11 @@ const HINTS: Record<string, Words> = {
   'driver-not-registered': (r) => `the ${str(r['driver'])} driver is not registered: its module is not loaded; run: vfioctl modprobe ${str(r['driver'])}`,
   'group-held': (r) => `group ${r['group']} is held by owner '${r['owner']}' (pid ${r['pid']}); it must close it first: vfioctl close ${r['device']} --owner ${r['owner']} (or vfioctl kill ${r['owner']})`,
   'group-not-viable': (r) => `${r['why']}; unbind it or bind it to vfio-platform too (vfioctl passthrough DEVICE), then check with vfioctl groups`,
-  'group-owned': (r) => `IOMMU group ${str(r['group'])} is owned by user space (${str(r['owner'])}); a kernel DMA driver cannot probe until it is released`,
+  'group-owned': (r) => {
+    const held = list(r['held']);
+    const way = held.length ? `: vfioctl close ${held[0]} --owner ${str(r['owner'])}${held.length > 1 ? ` (and ${held.slice(1).join(', ')})` : ''}, or vfioctl kill ${str(r['owner'])}` : '';
+    return `IOMMU group ${str(r['group'])} is owned by user space (${str(r['owner'])}); a kernel DMA driver cannot probe until it is released${way}`;
+  },
   'no-cache-coherency': (r) => {
     const drv = str(r['iommuDriver']);
     const why = drv === 'ipmmu-vmsa'
