@@ -18,8 +18,6 @@ import { type VDir, type VNode, dir, lazyDir, entries, ro, wo, rw, link } from '
 // the VFIO drivers' code is part of this kernel: loading it registers their operations
 import '../vfio/platform.js';
 
-export { ofModalias } from '../base/platform.js';
-
 /** Dynamic char majors: the "vfio" region (group nodes) is allocated before "vfio-dev" (device cdevs). */
 export const VFIO_GROUP_MAJOR = 511;
 export const VFIO_DEV_MAJOR = 510;

@@ -14,8 +14,6 @@ import { deviceCacheCoherent, allocGroup, addDeviceToGroup, removeDeviceFromGrou
 import { getReset, devErrOnce } from './reset.js';
 import { setVfioProbeStep, type VfioProbeStep } from './probe-step.js';
 
-export { genericResetCandidate, getReset } from './reset.js';
-
 export const VFIO_DEVICE_FLAGS_RESET = 0x1;
 export const VFIO_DEVICE_FLAGS_PLATFORM = 0x4;
 export const VFIO_DEVICE_FLAGS_AMBA = 0x8;
