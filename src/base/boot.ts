@@ -6,7 +6,8 @@
  */
 import type { DeviceTree } from '../devicetree/tree.js';
 import { readString, hasProp, decodeStringList, phandleMap, type DtNode } from '../devicetree/tree.js';
-import { Populator, resetUsers, isPowerPc, type DeviceDesc } from '../devicetree/of/populate.js';
+import { Populator, resetUsers, type DeviceDesc } from '../devicetree/of/populate.js';
+import { isPowerPc } from '../devicetree/of/arch.js';
 import type { Machine, Device, Driver, IommuGroup } from './machine.js';
 import { newActivity } from './machine.js';
 import { HOST_DRIVERS } from './catalog.js';
