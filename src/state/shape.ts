@@ -200,6 +200,9 @@ export const SHAPES = { MACHINE, DEVICE, DRIVER, GROUP, MODULE, MODULE_INFO, RES
 // eslint-disable-next-line no-control-regex
 const MAY_HAVE_CONTROL = /\\[bfnrt]|\\u00[0-1][0-9a-fA-F]|\\u007[fF]|\\u00[89][0-9a-fA-F]|[\u007f-\u009f]/;
 
+// eslint-disable-next-line no-control-regex
+const RAW_CONTROL = /[\u007f-\u009f]/;
+
 const MACHINE_CHECK = obj(MACHINE);
 
 /**
@@ -208,7 +211,8 @@ const MACHINE_CHECK = obj(MACHINE);
  * skipped when the text has none.
  */
 export function checkMachine(m: Machine, text?: string): Machine {
-  H.cp = text === undefined || MAY_HAVE_CONTROL.test(text);
+  // (no backslash at all: only a raw C1 control or DEL could be there, a one-class scan)
+  H.cp = text === undefined || (text.includes('\\') ? MAY_HAVE_CONTROL.test(text) : RAW_CONTROL.test(text));
   const f = MACHINE_CHECK(m);
   H.cp = true;
   if (f) throw new ShapeError(`machine${f.segs.reverse().join('')} ${f.tail}`);
