@@ -12,7 +12,7 @@ import { withState, type SessionOptions } from '../state/session.js';
 import { tick } from '../klog/klog.js';
 import { Sys } from './sys.js';
 import { UsageError } from '../base/errors.js';
-import type { DeviceTree } from '../devicetree/tree.js';
+import { TreeError, type DeviceTree } from '../devicetree/tree.js';
 import { activeLesson, scratchPath } from '../state/lessons.js';
 
 export interface GlobalOpts {
@@ -75,7 +75,14 @@ export function resolveTreeName(ctx: Context, name: string): string {
 export async function loadTree(ctx: Context, name: string, includeDirs: string[] = []): Promise<DeviceTree> {
   const { readTreeFile } = await import('../devicetree/formats/read.js');
   const file = resolveTreeName(ctx, name);
-  const tree = await readTreeFile(file, { includeDirs, cwd: ctx.cwd });
+  let tree: DeviceTree;
+  try {
+    tree = await readTreeFile(file, { includeDirs, cwd: ctx.cwd });
+  } catch (e) {
+    // name the file as the user typed it (bad.yaml:5:16), as compilers do
+    if (e instanceof TreeError && e.loc.file === file && path.dirname(file) !== ctx.treesDir) e.loc.file = name;
+    throw e;
+  }
   // show bundled trees by their short name
   if (path.dirname(file) === ctx.treesDir) tree.file = `devicetrees/${path.basename(file)}`;
   else tree.file = name;

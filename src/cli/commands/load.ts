@@ -10,6 +10,7 @@ import { boot } from '../../base/boot.js';
 import { kernelLines } from '../output.js';
 
 export async function load(o: Out, treeName: string, opts: { force?: boolean; legacy?: boolean; include?: string[] }): Promise<void> {
+  (await import('./lesson.js')).refuseDuringLesson(o.ctx, o.g, `load ${treeName}`);
   const tree = await loadTree(o.ctx, treeName, opts.include ?? []);
   const m = boot(tree, { legacyMessages: opts.legacy ?? false });
   const so = sessionOptions(o.ctx, o.g);
