@@ -81,7 +81,7 @@ export function parseOnly(words: readonly string[] | undefined, m?: Machine): Gr
 }
 
 /** more cells than this (groups, and devices in no group) and the machine is drawn as a grid */
-export const STACK = 12;
+export const STACK = 20;
 
 /** The bus a device hangs off: its parent directory under /sys/devices/platform ("platform" at the top). */
 function busLabel(d: Device): string {
