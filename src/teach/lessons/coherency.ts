@@ -35,7 +35,7 @@ export const coherencyLesson: Scenario = {
       done: (m, since) => logged(m, since, `${VIDEO}: probe with driver vfio-platform failed with error -22`),
       refusal: (r, m) =>
         r.code === 'EINVAL' && (r.path?.endsWith('/drivers/vfio-platform/bind') ?? false)
-          ? 'that is the refusal this step is about: bind returns the probe\'s error, EINVAL, because the IOMMU cannot enforce cache coherency (the hint above says which node). drivers_probe (vfioctl probe) reports success and leaves the same -22 line in the log: run it to complete the step'
+          ? 'that is the refusal this step is about: bind returns the probe\'s error, EINVAL, because the IOMMU cannot enforce cache coherency (the hint above says which node); the -22 line stays in the kernel log (vfioctl dmesg --level 3), as it does after drivers_probe (vfioctl probe), which reports success instead'
           : MISSING_MODULE(r, m),
     },
     {
