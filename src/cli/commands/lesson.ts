@@ -186,7 +186,7 @@ export async function afterCommand(o: Out, main: string, lesson: string, error: 
     switch (n.kind) {
       case 'done': return `${tag} ${st.green('✓')} ${n.text}`;
       case 'undone': return `${tag} ${st.yellow('back:')} ${n.text}`;
-      case 'refused': return `${tag} ${st.yellow('refused, and nothing changed:')} ${n.text}`;
+      case 'refused': return `${tag} ${st.yellow('refused:')} ${n.text}`;
       case 'careful': return `${tag} ${st.yellow('careful:')} ${n.text}`;
       case 'not-yet': return `${tag} ${st.yellow('not yet:')} ${n.text}`;
       case 'complete': return `${tag} ${st.green('complete.')} ${n.text}\n${tag} commands act on your own machine again (${main}).`;
