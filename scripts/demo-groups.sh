@@ -1,7 +1,7 @@
 #!/bin/sh
 # vfioctl demo "groups": IOMMU groups and viability.
 # The same narrated steps as `vfioctl demo groups`, as a plain shell script you can read,
-# copy from, or run (sh scripts/demo-groups.sh). Generated from src/teach/scenarios.ts by
+# copy from, or run (sh scripts/demo-groups.sh). Generated from src/teach/lessons/groups.ts by
 # `npm run gen-demos`: change the scenario, not this file.
 # It runs on a scratch machine in a temporary directory; your own vfioctl state is not touched.
 # Set VFIOCTL to use another vfioctl (default: this checkout's bin/vfioctl; run npm run build first).
@@ -33,10 +33,9 @@ say '-- step 4/7: Open fff60000.crypto as "app"'
 say '   why: now every member of group 2 is unbound or on vfio-platform, so the group can be attached to a container'
 run open fff60000.crypto --owner app
 say
-say '-- step 5/7: Try to give fff61000.rng back to acme-rng while "app" owns the group'
-say '   why: a kernel DMA driver must use the group'\''s default domain; while user space owns the group that probe fails with EBUSY'
+say '-- step 5/7: Clear fff61000.rng'\''s override while "app" owns the group'
+say '   why: acme-rng could match the rng again, but a kernel DMA driver must use the group'\''s default domain: while user space owns the group, dma_configure refuses it before acme-rng'\''s probe runs (bind gets EBUSY, drivers_probe EINVAL, and nothing is logged)'
 run override fff61000.rng --clear
-run probe fff61000.rng
 say
 say '-- step 6/7: Close fff60000.crypto'
 say '   why: the last close releases the group: the kernel owns its DMA again'

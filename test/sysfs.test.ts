@@ -186,13 +186,13 @@ test('drivers_probe succeeds when vfio-platform probe fails (dma, no reset); bin
   errno(() => vwrite(root, PROBE, 'nosuch.dev\n'), 'ENODEV');
 });
 
-test('reading write-only files -> EACCES; writing modalias -> EACCES; new_id absent -> ENOENT', () => {
+test('reading write-only files -> EACCES; writing modalias -> EACCES; writing new_id creates a file -> EACCES, reading it ENOENT', () => {
   const { root } = fresh();
   errno(() => vread(root, PROBE), 'EACCES');
   errno(() => vread(root, DRV('calxedaxgmac', 'bind')), 'EACCES');
   errno(() => vread(root, DRV('calxedaxgmac', 'unbind')), 'EACCES');
   errno(() => vwrite(root, DEV(ETH, 'modalias'), 'x\n'), 'EACCES');
-  errno(() => vwrite(root, DRV('calxedaxgmac', 'new_id'), 'calxeda,hb-xgmac\n'), 'ENOENT');
+  errno(() => vwrite(root, DRV('calxedaxgmac', 'new_id'), 'calxeda,hb-xgmac\n'), 'EACCES');
   errno(() => vread(root, DRV('calxedaxgmac', 'new_id')), 'ENOENT');
 });
 

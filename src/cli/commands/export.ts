@@ -10,7 +10,7 @@
  */
 import * as path from 'node:path';
 import type { Out } from '../main.js';
-import { withMachine } from '../session.js';
+import { withMachineLogged as withMachine } from '../runner.js';
 import { type VDir, linkText, readable, isFileName } from '../../sysfs/vfs.js';
 import { refuse, writeExportTree, type PlanEntry } from '../export-writer.js';
 

@@ -1,13 +1,13 @@
 /** passthrough and restore: the whole sequence, each step shown and verified; stops at the first refusal. */
 import type { Out } from '../main.js';
-import { withMachine } from '../session.js';
+import { withMachineLogged as withMachine } from '../runner.js';
 import { lookupDevice } from '../devices.js';
 import { isLoaded, modprobe } from '../../base/module.js';
 import { devPath, whatIfNotes } from './binding.js';
 import { KernelError } from '../../base/errors.js';
 import { lastProbeError } from '../../base/dd.js';
 import { findDriver } from '../../base/machine.js';
-import { probeHint } from '../../sysfs/tree.js';
+import { probeHint } from '../hints.js';
 import { logSince } from '../../klog/klog.js';
 import { kernelLines } from '../output.js';
 
