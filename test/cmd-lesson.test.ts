@@ -165,3 +165,18 @@ test('load during a lesson is refused and names lesson NAME --restart and lesson
   assert.equal(own.code, 0, own.stderr);
   assert.deepEqual(stateBytes(scratch), lessonMachine, 'after lesson stop, load acts on the learner\'s machine');
 });
+
+test('lesson coherency: a bind refused with EINVAL by the coherency check is read as the step\'s own refusal, and its -22 line (kept, as on Linux) completes the step', async (t) => {
+  const state = learner(t);
+  await type(state, 'lesson coherency', 'modprobe vfio-platform', 'override fff90000.video vfio-platform', 'unbind fff90000.video');
+  assert.equal(stepOf(state, 'coherency'), 3);
+  const bind = await run(state, 'bind', 'fff90000.video');
+  assert.equal(bind.code, 1);
+  assert.match(bind.stderr, /EINVAL/);
+  assert.match(bind.stderr, /lesson coherency: ✓ step 4\/6: Probe fff90000\.video and watch VFIO refuse it with -22\nlesson coherency: refused: that is the refusal this step is about: bind returns the probe's error, EINVAL, because the IOMMU cannot enforce cache coherency/);
+  assert.match(bind.stderr, /next, step 5\/6: Compare: pass fff51000\.ethernet through/);
+  const video = readState(scratchPath(state, 'coherency'))!.devices.find((d) => d.name === 'fff90000.video')!;
+  assert.equal(video.driver, null, 'still unbound');
+  assert.equal(video.driverOverride, 'vfio-platform');
+  assert.equal(stepOf(state, 'coherency'), 4);
+});

@@ -119,14 +119,13 @@ async function hint(o: Out, main: string): Promise<void> {
  * of the lesson machine; and the first of them that would be refused there, explained.
  */
 async function realCommands(o: Out, scratch: string, step: Step): Promise<{ steps: ExplainStep[]; refused: { command: string; code: string; why: string } | null }> {
-  const { runCaptured } = await import('../main.js');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-hint-'));
   try {
     const copy = path.join(dir, 'state.json');
     if (fs.existsSync(scratch)) fs.copyFileSync(scratch, copy);
     const steps: ExplainStep[] = [];
     for (const c of step.commands) {
-      const r = await runCaptured(['--state', copy, '--json', '--explain', '-q', ...c.split(' ')], o.ctx);
+      const r = await o.runCaptured(['--state', copy, '--json', '--explain', '-q', ...c.split(' ')]);
       if (r.exit !== 0) {
         const e = (JSON.parse(r.stderr.trim().split('\n').pop() ?? '{}') as { error?: { code?: string; message?: string; path?: string } }).error ?? {};
         const code = e.code ?? 'error';
