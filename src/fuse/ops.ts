@@ -1,0 +1,390 @@
+/**
+ * FUSE operations answered from the one sysfs layer (src/sysfs/vfs.ts): a request names an
+ * inode, the inode stands for a path, and every request walks that path in the tree of the
+ * machine as it is now. What kernfs decides itself (open permission checks, the page-sized
+ * write, no creation or removal of files) is decided here the same way; what an attribute
+ * shows or stores is only ever the tree's show/store.
+ */
+import { KernelError } from '../base/errors.js';
+import { errnoNumber, isErrnoName } from '../base/errno.js';
+import { resolve, readable, linkText, lazyDir, type VDir, type VNode } from '../sysfs/vfs.js';
+import * as P from './protocol.js';
+import { BlockedWrite, type Backend } from './backend.js';
+import { procDir } from './procfs.js';
+import { nodeAttr } from './stat.js';
+
+/** Which tree the mount shows: a whole machine root (`/sys`, `/dev`, `/proc/modules`) or `/sys` alone. */
+export type Layout = 'machine' | 'sys';
+
+export interface Caller {
+  uid: number;
+  gid: number;
+  pid: number;
+}
+
+/** One sysfs access as the script made it, with the kernel's answer (for --explain / --trace). */
+export interface TraceEvent {
+  pid: number;
+  op: 'open' | 'read' | 'write' | 'readlink' | 'list' | 'lookup' | 'create' | 'mkdir' | 'unlink' | 'rmdir' | 'symlink' | 'rename' | 'link' | 'mknod' | 'wait';
+  path: string;
+  /** the bytes written, or the text read */
+  data?: string;
+  /** "ok", a count, or an errno name */
+  result: string;
+  dmesg?: string[];
+}
+
+export interface Reply {
+  (error: number, body?: Buffer): void;
+}
+
+interface Handle {
+  path: string;
+  /** what the first read produced (kernfs reads the whole attribute once per open) */
+  content?: Buffer;
+  /** directory listing made at opendir */
+  list?: P.Dirent[];
+  write: boolean;
+}
+
+/** the operations that would make or remove a name, and where the name starts in the request */
+const NAMESPACE_OPS: Record<number, readonly [TraceEvent['op'], number]> = {
+  [P.OP.MKDIR]: ['mkdir', 48], // fuse_mkdir_in
+  [P.OP.MKNOD]: ['mknod', 56], // fuse_mknod_in
+  [P.OP.UNLINK]: ['unlink', 40],
+  [P.OP.RMDIR]: ['rmdir', 40],
+  [P.OP.SYMLINK]: ['symlink', 40], // the new name, then the target
+  [P.OP.RENAME]: ['rename', 48], // fuse_rename_in, then the old name
+  [P.OP.RENAME2]: ['rename', 56], // fuse_rename2_in
+  [P.OP.LINK]: ['link', 48], // fuse_link_in, then the new name
+};
+
+const O_ACCMODE = 3;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+
+export interface OpsOptions {
+  layout: Layout;
+  /** called for each access worth showing a learner */
+  trace?: (e: TraceEvent) => void;
+  /** the `comm` of a process (for the blocked-task log line) */
+  comm?: (pid: number) => string;
+  /** how often a blocked writer looks again whether the device was released */
+  pollMs?: number;
+}
+
+function errnoOf(e: unknown): number {
+  if (e instanceof KernelError) return e.errno;
+  const code = (e as { code?: string }).code;
+  if (code && isErrnoName(code)) return errnoNumber(code);
+  return errnoNumber('EIO');
+}
+const codeOf = (e: unknown): string => (e instanceof KernelError ? e.code : ((e as { code?: string }).code ?? 'EIO'));
+
+/** Decode written bytes: UTF-8 when they are UTF-8 (names from trees are), else byte per char. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+function bytesToText(b: Buffer): string {
+  try {
+    return utf8.decode(b);
+  } catch {
+    return b.toString('latin1');
+  }
+}
+
+export class FuseOps {
+  private ids = new Map<string, bigint>([['/', 1n]]);
+  private paths = new Map<bigint, string>([[1n, '/']]);
+  private nextId = 2n;
+  private handles = new Map<bigint, Handle>();
+  private nextFh = 1n;
+  /** writes sleeping on a busy device, by request id */
+  private waiting = new Map<bigint, { interrupt(): void; cancel(): void }>();
+  private readonly start = Math.floor(Date.now() / 1000);
+
+  constructor(private readonly backend: Backend, private readonly opts: OpsOptions) {}
+
+  /** the tree the mount shows, for the machine as it is now */
+  private root(): VDir {
+    const { m, root } = this.backend.current();
+    if (this.opts.layout === 'sys') return root;
+    return lazyDir(() => [...root.list(), 'proc'], (n) => (n === 'proc' ? procDir(m) : root.lookup(n)));
+  }
+
+  /** a path of the mount as a path of the tree */
+  private vfs(p: string): string {
+    if (this.opts.layout === 'machine') return p;
+    return p === '/' ? '/sys' : '/sys' + p;
+  }
+
+  private idFor(p: string): bigint {
+    let id = this.ids.get(p);
+    if (id === undefined) {
+      id = this.nextId++;
+      this.ids.set(p, id);
+      this.paths.set(id, p);
+    }
+    return id;
+  }
+
+  private pathOf(nodeid: bigint): string {
+    const p = this.paths.get(nodeid);
+    if (p === undefined) throw new KernelError('ENOENT', { message: 'stale inode' });
+    return p;
+  }
+
+  private child(nodeid: bigint, name: string): string {
+    const dir = this.pathOf(nodeid);
+    return dir === '/' ? `/${name}` : `${dir}/${name}`;
+  }
+
+  /** the node at a mount path, without following a last link (lstat) */
+  private node(p: string): { node: VNode; vpath: string } {
+    const vpath = this.vfs(p);
+    const r = resolve(this.root(), vpath, false, 'open');
+    return { node: r.node, vpath: r.path };
+  }
+
+  private attr(p: string, node: VNode, vpath: string): P.Attr {
+    return nodeAttr(node, vpath, this.idFor(p), this.start);
+  }
+
+  private trace(e: TraceEvent): void {
+    this.opts.trace?.(e);
+  }
+
+  /** Answer one request; `reply` is called exactly once unless the opcode has no reply. */
+  handle(h: P.InHeader, b: Buffer, reply: Reply): void {
+    try {
+      this.dispatch(h, b, reply);
+    } catch (e) {
+      reply(errnoOf(e));
+    }
+  }
+
+  private dispatch(h: P.InHeader, b: Buffer, reply: Reply): void {
+    const caller: Caller = { uid: h.uid, gid: h.gid, pid: h.pid };
+    switch (h.opcode) {
+      case P.OP.LOOKUP: {
+        const p = this.child(h.nodeid, P.decodeNameArg(b));
+        let n: { node: VNode; vpath: string };
+        try {
+          n = this.node(p);
+        } catch (e) {
+          this.trace({ pid: h.pid, op: 'lookup', path: this.vfs(p), result: codeOf(e) });
+          throw e;
+        }
+        return reply(0, P.entryOut(this.idFor(p), this.attr(p, n.node, n.vpath)));
+      }
+      case P.OP.FORGET:
+      case P.OP.BATCH_FORGET:
+        return; // inode numbers stay: a path keeps its number for the life of the mount
+      case P.OP.GETATTR:
+      case P.OP.SETATTR: {
+        // kernfs lets root touch and truncate attributes; nothing about the attribute changes
+        const p = this.pathOf(h.nodeid);
+        const n = this.node(p);
+        return reply(0, P.attrOut(this.attr(p, n.node, n.vpath)));
+      }
+      case P.OP.READLINK: {
+        const p = this.pathOf(h.nodeid);
+        const n = this.node(p);
+        if (n.node.kind !== 'link') return reply(errnoNumber('EINVAL'));
+        const text = linkText(n.vpath, n.node.target);
+        this.trace({ pid: h.pid, op: 'readlink', path: n.vpath, result: text });
+        return reply(0, Buffer.from(text, 'utf8'));
+      }
+      case P.OP.OPEN:
+        return this.open(h, P.decodeOpen(b).flags, reply);
+      case P.OP.READ:
+        return this.read(h, P.decodeRead(b), reply);
+      case P.OP.WRITE:
+        return this.write(h, P.decodeWrite(b), caller, reply);
+      case P.OP.FLUSH:
+      case P.OP.FSYNC:
+      case P.OP.FSYNCDIR:
+        return reply(0);
+      case P.OP.RELEASE:
+      case P.OP.RELEASEDIR:
+        this.handles.delete(P.decodeRelease(b).fh);
+        return reply(0);
+      case P.OP.OPENDIR:
+        return this.opendir(h, reply);
+      case P.OP.READDIR: {
+        const r = P.decodeRead(b);
+        const hd = this.handles.get(r.fh);
+        if (!hd?.list) return reply(errnoNumber('EBADF'));
+        return reply(0, P.direntsOut(hd.list, Number(r.offset), r.size));
+      }
+      case P.OP.STATFS:
+        return reply(0, P.statfsOut());
+      case P.OP.CREATE: {
+        // kernfs directories have no create: open(O_CREAT) of a new name is EACCES
+        const p = this.child(h.nodeid, P.decodeCreate(b).name);
+        this.trace({ pid: h.pid, op: 'create', path: this.vfs(p), result: 'EACCES' });
+        return reply(errnoNumber('EACCES'));
+      }
+      case P.OP.MKDIR:
+      case P.OP.MKNOD:
+      case P.OP.UNLINK:
+      case P.OP.RMDIR:
+      case P.OP.SYMLINK:
+      case P.OP.RENAME:
+      case P.OP.RENAME2:
+      case P.OP.LINK: {
+        // sysfs files and directories are made by the kernel only: EPERM for everyone
+        const [op, nameAt] = NAMESPACE_OPS[h.opcode]!;
+        const at = this.child(h.nodeid, P.cName(b, nameAt));
+        this.trace({ pid: h.pid, op, path: this.vfs(at), result: 'EPERM' });
+        return reply(errnoNumber('EPERM'));
+      }
+      case P.OP.INTERRUPT: {
+        this.waiting.get(P.decodeInterrupt(b))?.interrupt();
+        return; // the interrupted request itself gets the reply
+      }
+      case P.OP.DESTROY:
+        return reply(0);
+      default:
+        // xattrs, access, locks, ioctl, poll, lseek…: not implemented, as the kernel then remembers
+        return reply(38 /* ENOSYS */);
+    }
+  }
+
+  private open(h: P.InHeader, flags: number, reply: Reply): void {
+    const p = this.pathOf(h.nodeid);
+    const n = this.node(p);
+    const acc = flags & O_ACCMODE;
+    const wantWrite = acc === O_WRONLY || acc === O_RDWR;
+    const wantRead = acc !== O_WRONLY;
+    if (n.node.kind === 'dir') return reply(errnoNumber('EISDIR'));
+    if (n.node.kind !== 'attr') return reply(errnoNumber('EACCES'));
+    // kernfs "extra open permission check": no read without a show, no write without a store
+    const refused = (wantRead && !readable(n.node)) || (wantWrite && (!(n.node.mode & 0o222) || !n.node.store));
+    if (refused) {
+      this.trace({ pid: h.pid, op: 'open', path: n.vpath, data: wantWrite ? (wantRead ? 'read-write' : 'write') : 'read', result: 'EACCES' });
+      return reply(errnoNumber('EACCES'));
+    }
+    const fh = this.nextFh++;
+    this.handles.set(fh, { path: p, write: wantWrite });
+    return reply(0, P.openOut(fh, P.FOPEN_DIRECT_IO));
+  }
+
+  private read(h: P.InHeader, r: P.ReadIn, reply: Reply): void {
+    const hd = this.handles.get(r.fh);
+    if (!hd) return reply(errnoNumber('EBADF'));
+    if (r.offset === 0n || !hd.content) {
+      const n = this.node(hd.path);
+      if (n.node.kind !== 'attr' || !readable(n.node)) return reply(errnoNumber('EACCES'));
+      const text = n.node.show();
+      hd.content = Buffer.from(text, 'utf8');
+      if (r.offset === 0n) this.trace({ pid: h.pid, op: 'read', path: n.vpath, data: text, result: 'ok' });
+    }
+    const off = Number(r.offset);
+    return reply(0, hd.content.subarray(Math.min(off, hd.content.length), Math.min(off + r.size, hd.content.length)));
+  }
+
+  private write(h: P.InHeader, w: P.WriteIn, caller: Caller, reply: Reply): void {
+    const hd = this.handles.get(w.fh);
+    if (!hd?.write) return reply(errnoNumber('EBADF'));
+    const vpath = this.vfs(hd.path);
+    const text = bytesToText(w.data);
+    const done = (count: number, dmesg: string[]): void => {
+      this.trace({ pid: h.pid, op: 'write', path: vpath, data: text, result: 'ok', dmesg });
+      // the store counts characters; the writer counts bytes
+      reply(0, P.writeOut(count >= text.length ? w.data.length : count));
+    };
+    try {
+      const r = this.backend.write(vpath, text);
+      return done(r.count, r.dmesg);
+    } catch (e) {
+      if (e instanceof BlockedWrite) return this.block(h, vpath, text, caller, e, done, reply);
+      this.trace({ pid: h.pid, op: 'write', path: vpath, data: text, result: codeOf(e), dmesg: e instanceof KernelError ? e.dmesg : [] });
+      return reply(errnoOf(e));
+    }
+  }
+
+  /**
+   * vfio_unregister_group_dev: the writer sleeps until the device's last fd is closed. A
+   * signal (FUSE_INTERRUPT) is logged once and the sleep goes on, uninterruptible, as in the
+   * kernel; then the unbind is made again and answered.
+   */
+  private block(h: P.InHeader, vpath: string, text: string, caller: Caller, b: BlockedWrite, done: (n: number, d: string[]) => void, reply: Reply): void {
+    this.trace({ pid: h.pid, op: 'wait', path: vpath, data: text, result: `sleeping: ${b.device} is open through VFIO` });
+    let interrupted = false;
+    let timer: NodeJS.Timeout | null = null;
+    const finish = (): void => {
+      if (timer) clearTimeout(timer);
+      this.waiting.delete(h.unique);
+    };
+    const poll = (): void => {
+      timer = null;
+      try {
+        if (this.backend.deviceOpen(b.device)) {
+          timer = setTimeout(poll, this.opts.pollMs ?? 50);
+          return;
+        }
+        const r = this.backend.write(vpath, text);
+        finish();
+        done(r.count, r.dmesg);
+      } catch (e) {
+        if (e instanceof BlockedWrite) {
+          timer = setTimeout(poll, this.opts.pollMs ?? 50);
+          return;
+        }
+        finish();
+        this.trace({ pid: h.pid, op: 'write', path: vpath, data: text, result: codeOf(e) });
+        reply(errnoOf(e));
+      }
+    };
+    this.waiting.set(h.unique, {
+      interrupt: () => {
+        if (interrupted) return;
+        interrupted = true;
+        const comm = this.opts.comm?.(caller.pid) ?? String(caller.pid);
+        try {
+          this.backend.logBlockedTask(b.device, comm, caller.pid);
+        } catch {
+          // the log line is lost if the state cannot be written; the wait goes on
+        }
+      },
+      cancel: () => {
+        if (timer) clearTimeout(timer);
+        this.waiting.delete(h.unique);
+      },
+    });
+    timer = setTimeout(poll, this.opts.pollMs ?? 50);
+  }
+
+  private opendir(h: P.InHeader, reply: Reply): void {
+    const p = this.pathOf(h.nodeid);
+    const n = this.node(p);
+    if (n.node.kind !== 'dir') return reply(errnoNumber('ENOTDIR'));
+    const dir = n.node;
+    const names = dir.list().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const parent = p === '/' ? '/' : p.slice(0, p.lastIndexOf('/')) || '/';
+    const list: P.Dirent[] = [
+      { ino: this.idFor(p), name: '.', type: P.DT.DIR },
+      { ino: this.idFor(parent), name: '..', type: P.DT.DIR },
+    ];
+    for (const name of names) {
+      const c = dir.lookup(name);
+      if (!c) continue;
+      const cp = p === '/' ? `/${name}` : `${p}/${name}`;
+      const type = c.kind === 'dir' ? P.DT.DIR : c.kind === 'link' ? P.DT.LNK : c.kind === 'chr' ? P.DT.CHR : P.DT.REG;
+      list.push({ ino: this.idFor(cp), name, type });
+    }
+    this.trace({ pid: h.pid, op: 'list', path: n.vpath, result: `${names.length} entries` });
+    const fh = this.nextFh++;
+    this.handles.set(fh, { path: p, list, write: false });
+    return reply(0, P.openOut(fh, 0));
+  }
+
+  /** the connection ended: stop every sleeping writer */
+  close(): void {
+    for (const w of [...this.waiting.values()]) w.cancel();
+  }
+
+  /** how many writers sleep on a busy device now */
+  get sleeping(): number {
+    return this.waiting.size;
+  }
+}
