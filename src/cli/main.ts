@@ -110,7 +110,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     const rep = describeError(e);
     exit = rep.exit;
     if (ctx.env['VFIOCTL_DEBUG'] && e instanceof Error) ctx.stderr.write((e.stack ?? '') + '\n');
-    if (g().json) ctx.stderr.write(JSON.stringify({ error: rep.json }) + '\n');
+    if (rep.lines.length === 0) {
+      // a status passed on (vfioctl run -- CMD): CMD said what it had to say
+    } else if (g().json) ctx.stderr.write(JSON.stringify({ error: rep.json }) + '\n');
     else {
       const st = await makeStyle(colorWanted(ctx, g().color === false, 'stderr'));
       ctx.stderr.write(rep.lines.map((l, i) => (i === 0 ? st.red('vfioctl: ') + l : l.startsWith('hint:') ? st.yellow('hint:') + l.slice(5) : l)).join('\n') + '\n');

@@ -9,9 +9,9 @@ import type { Machine } from '../base/machine.js';
 import { KernelError } from '../base/errors.js';
 import { readState, writeState, acquireLock } from '../state/store.js';
 import { tick, logSince, devWarn } from '../klog/klog.js';
-import { sysRoot, missingPathHint } from '../sysfs/tree.js';
+import { sysRoot, missingPathReason } from '../sysfs/tree.js';
 import { vwrite, type VDir } from '../sysfs/vfs.js';
-import { advance } from '../userspace/owner.js';
+import { advance } from '../userspace/activity.js';
 
 export interface WriteResult {
   /** the count the store returned */
@@ -58,21 +58,7 @@ export function stateBackend(path: string, lockTimeoutMs: number): Backend {
     cached = { key: k, m, root: sysRoot(m) };
     return cached;
   };
-  /** under the lock: read, let time pass, apply, save */
-  const mutate = <T>(fn: (m: Machine) => T): T => {
-    const lock = acquireLock(path, lockTimeoutMs);
-    try {
-      const m = readState(path);
-      if (!m) throw new KernelError('EIO', { op: 'write', message: `the state file ${path} is gone` });
-      tick(m);
-      advance(m);
-      const r = fn(m);
-      writeState(path, m);
-      return r;
-    } finally {
-      lock.release();
-    }
-  };
+  const mutate = <T>(fn: (m: Machine) => T): T => withLockedMachine(path, lockTimeoutMs, fn);
   return {
     path,
     current,
@@ -85,7 +71,7 @@ export function stateBackend(path: string, lockTimeoutMs: number): Backend {
         advance(m);
         const before = m.log.length;
         try {
-          const count = vwrite(sysRoot(m), p, data, (x) => missingPathHint(m, x));
+          const count = vwrite(sysRoot(m), p, data, (x) => missingPathReason(m, x));
           writeState(path, m);
           return { count, dmesg: logSince(m, before) };
         } catch (e) {
@@ -115,6 +101,25 @@ export function stateBackend(path: string, lockTimeoutMs: number): Backend {
       return dev?.vfio !== null && dev?.vfio !== undefined && dev.vfio.openCount > 0;
     },
   };
+}
+
+/**
+ * One change under the state lock: read, let time pass (as every mutating command does),
+ * apply, save. Throws what `fn` throws, saving nothing then.
+ */
+export function withLockedMachine<T>(path: string, lockTimeoutMs: number, fn: (m: Machine) => T): T {
+  const lock = acquireLock(path, lockTimeoutMs);
+  try {
+    const m = readState(path);
+    if (!m) throw new KernelError('EIO', { op: 'write', message: `the state file ${path} is gone` });
+    tick(m);
+    advance(m);
+    const r = fn(m);
+    writeState(path, m);
+    return r;
+  } finally {
+    lock.release();
+  }
 }
 
 /** The device name a bind/unbind write names (sysfs_streq: up to a NUL, one trailing newline). */

@@ -7,11 +7,10 @@
  */
 import { KernelError } from '../base/errors.js';
 import { errnoNumber, isErrnoName } from '../base/errno.js';
-import { resolve, readable, linkText, lazyDir, type VDir, type VNode } from '../sysfs/vfs.js';
+import { resolve, readable, linkText, lazyDir, vstat, vcreate, vtruncate, vmkdir, vrmdir, vunlink, vsymlink, vlink, vrename, S_IFMT, S_IFCHR, type VDir, type VNode } from '../sysfs/vfs.js';
 import * as P from './protocol.js';
 import { BlockedWrite, type Backend } from './backend.js';
 import { procDir } from './procfs.js';
-import { nodeAttr } from './stat.js';
 
 /** Which tree the mount shows: a whole machine root (`/sys`, `/dev`, `/proc/modules`) or `/sys` alone. */
 export type Layout = 'machine' | 'sys';
@@ -49,6 +48,7 @@ interface Handle {
 
 /** the operations that would make or remove a name, and where the name starts in the request */
 const NAMESPACE_OPS: Record<number, readonly [TraceEvent['op'], number]> = {
+  [P.OP.CREATE]: ['create', 56], // fuse_create_in
   [P.OP.MKDIR]: ['mkdir', 48], // fuse_mkdir_in
   [P.OP.MKNOD]: ['mknod', 56], // fuse_mknod_in
   [P.OP.UNLINK]: ['unlink', 40],
@@ -144,8 +144,15 @@ export class FuseOps {
     return { node: r.node, vpath: r.path };
   }
 
-  private attr(p: string, node: VNode, vpath: string): P.Attr {
-    return nodeAttr(node, vpath, this.idFor(p), this.start);
+  /** lstat of a mount path, as the one sysfs layer answers it */
+  private attr(p: string, root: VDir = this.root()): P.Attr {
+    const st = vstat(root, this.vfs(p), false);
+    let rdev = 0;
+    if ((st.mode & S_IFMT) === S_IFCHR && st.rdev) {
+      const [maj, min] = st.rdev.split(':').map(Number);
+      rdev = P.makedev(maj ?? 0, min ?? 0);
+    }
+    return { ino: this.idFor(p), size: st.size, mode: st.mode, nlink: st.nlink, uid: 0, gid: 0, rdev, time: this.start };
   }
 
   private trace(e: TraceEvent): void {
@@ -166,24 +173,26 @@ export class FuseOps {
     switch (h.opcode) {
       case P.OP.LOOKUP: {
         const p = this.child(h.nodeid, P.decodeNameArg(b));
-        let n: { node: VNode; vpath: string };
+        let a: P.Attr;
         try {
-          n = this.node(p);
+          a = this.attr(p);
         } catch (e) {
           this.trace({ pid: h.pid, op: 'lookup', path: this.vfs(p), result: codeOf(e) });
           throw e;
         }
-        return reply(0, P.entryOut(this.idFor(p), this.attr(p, n.node, n.vpath)));
+        return reply(0, P.entryOut(this.idFor(p), a));
       }
       case P.OP.FORGET:
       case P.OP.BATCH_FORGET:
         return; // inode numbers stay: a path keeps its number for the life of the mount
       case P.OP.GETATTR:
+        return reply(0, P.attrOut(this.attr(this.pathOf(h.nodeid))));
       case P.OP.SETATTR: {
         // kernfs lets root touch and truncate attributes; nothing about the attribute changes
         const p = this.pathOf(h.nodeid);
-        const n = this.node(p);
-        return reply(0, P.attrOut(this.attr(p, n.node, n.vpath)));
+        const root = this.root();
+        if (P.decodeSetattr(b).valid & P.FATTR.SIZE) vtruncate(root, this.vfs(p));
+        return reply(0, P.attrOut(this.attr(p, root)));
       }
       case P.OP.READLINK: {
         const p = this.pathOf(h.nodeid);
@@ -217,12 +226,7 @@ export class FuseOps {
       }
       case P.OP.STATFS:
         return reply(0, P.statfsOut());
-      case P.OP.CREATE: {
-        // kernfs directories have no create: open(O_CREAT) of a new name is EACCES
-        const p = this.child(h.nodeid, P.decodeCreate(b).name);
-        this.trace({ pid: h.pid, op: 'create', path: this.vfs(p), result: 'EACCES' });
-        return reply(errnoNumber('EACCES'));
-      }
+      case P.OP.CREATE:
       case P.OP.MKDIR:
       case P.OP.MKNOD:
       case P.OP.UNLINK:
@@ -230,13 +234,8 @@ export class FuseOps {
       case P.OP.SYMLINK:
       case P.OP.RENAME:
       case P.OP.RENAME2:
-      case P.OP.LINK: {
-        // sysfs files and directories are made by the kernel only: EPERM for everyone
-        const [op, nameAt] = NAMESPACE_OPS[h.opcode]!;
-        const at = this.child(h.nodeid, P.cName(b, nameAt));
-        this.trace({ pid: h.pid, op, path: this.vfs(at), result: 'EPERM' });
-        return reply(errnoNumber('EPERM'));
-      }
+      case P.OP.LINK:
+        return this.namespaceOp(h, b);
       case P.OP.INTERRUPT: {
         this.waiting.get(P.decodeInterrupt(b))?.interrupt();
         return; // the interrupted request itself gets the reply
@@ -246,6 +245,39 @@ export class FuseOps {
       default:
         // xattrs, access, locks, ioctl, poll, lseek…: not implemented, as the kernel then remembers
         return reply(38 /* ENOSYS */);
+    }
+  }
+
+  /**
+   * Making or removing a name: sysfs (kernfs) has no such operations, so the answers are
+   * the VFS's (EACCES for a new file, EPERM for the rest), taken from the sysfs layer.
+   */
+  private namespaceOp(h: P.InHeader, b: Buffer): never {
+    const [op, nameAt] = NAMESPACE_OPS[h.opcode]!;
+    const name = P.cName(b, nameAt);
+    const at = this.vfs(this.child(h.nodeid, name));
+    const root = this.root();
+    try {
+      switch (h.opcode) {
+        case P.OP.CREATE: vcreate(root, at); break;
+        case P.OP.MKDIR: vmkdir(root, at); break;
+        case P.OP.MKNOD: throw new KernelError('EPERM', { path: at, op: 'mkdir' });
+        case P.OP.UNLINK: vunlink(root, at); break;
+        case P.OP.RMDIR: vrmdir(root, at); break;
+        case P.OP.SYMLINK: vsymlink(root, P.cName(b, nameAt + Buffer.byteLength(name) + 1), at); break;
+        case P.OP.LINK: vlink(root, this.vfs(this.pathOf(b.readBigUInt64LE(40))), at); break;
+        default: {
+          const newdir = b.readBigUInt64LE(40);
+          const newName = P.cName(b, nameAt + Buffer.byteLength(name) + 1);
+          vrename(root, at, this.vfs(this.child(newdir, newName)));
+        }
+      }
+      // only a create of an existing name or a rename onto itself gets here; the kernel
+      // never asks for those (it looked the name up first)
+      throw new KernelError(h.opcode === P.OP.CREATE ? 'EEXIST' : 'EPERM', { path: at });
+    } catch (e) {
+      this.trace({ pid: h.pid, op, path: at, result: codeOf(e) });
+      throw e;
     }
   }
 

@@ -355,6 +355,48 @@ export function registerCommands(program: Command, action: Action): void {
       })),
     'source <(vfioctl completion bash)          # in ~/.bashrc\nsource <(vfioctl completion zsh)           # in ~/.zshrc, after compinit\nvfioctl completion fish > ~/.config/fish/completions/vfioctl.fish',
   );
+  // ---- the machine as a FUSE filesystem (src/cli/commands/fuse.ts) ----
+  example(
+    grp(program.command('run'), MACHINE)
+      .description('run CMD with /sys (and /dev/vfio, modprobe, lsmod) replaced by the simulated machine, in a private mount namespace over FUSE; exits with CMD\'s status')
+      .argument('<cmd...>', 'the command and its arguments (put -- before it when it has options)')
+      .option('--no-dev', 'leave /dev alone (no /dev/vfio group nodes)')
+      .option('--trace <file>', 'write every sysfs access CMD made, in order, with the kernel\'s answer, to FILE (--explain prints it on stderr)')
+      .allowUnknownOption()
+      .action(action(async (o, cmd: string[], opts: { dev?: boolean; trace?: string }) => {
+        const { runCmd } = await import('./fuse.js');
+        await runCmd(o, cmd, opts);
+      })),
+    'vfioctl run -- driverctl -b platform list-devices\nvfioctl run --explain -- ./bind-vfio.sh fff51000.ethernet\nvfioctl run -- sh -c \'echo vfio-platform > /sys/bus/platform/devices/fff51000.ethernet/driver_override\'',
+  );
+  example(
+    grp(program.command('mount'), MACHINE)
+      .description('serve the simulated /sys at an empty directory (FUSE), in the background unless --foreground; root only')
+      .argument('<dir>', 'an empty directory (or /sys inside a private mount namespace)')
+      .option('-f, --foreground', 'serve in this process until unmounted (or ^C)')
+      .addOption(new Option('--ready-fd <n>').hideHelp())
+      .action(action(async (o, dir: string, opts: { foreground?: boolean; readyFd?: string }) => {
+        const { mountCmd } = await import('./fuse.js');
+        await mountCmd(o, dir, opts);
+      })),
+    'vfioctl mount /tmp/sys && cat /tmp/sys/bus/platform/devices/*/driver_override\nvfioctl umount /tmp/sys',
+  );
+  example(
+    grp(program.command('umount').argument('<dir>', 'where vfioctl mount mounted it').description('unmount a vfioctl mount; its server ends'), MACHINE).action(
+      action(async (o, dir: string) => {
+        const { umountCmd } = await import('./fuse.js');
+        await umountCmd(o, dir);
+      }),
+    ),
+    'vfioctl umount /tmp/sys',
+  );
+  // the modprobe/rmmod/lsmod shims of vfioctl run call this
+  program.command('__kmod', { hidden: true }).argument('<tool>').argument('[args...]').allowUnknownOption().helpOption(false).action(
+    action(async (o, tool: string, args: string[]) => {
+      const { kmodCmd } = await import('./fuse.js');
+      await kmodCmd(o, tool, args);
+    }),
+  );
   // for the completion scripts: names from the machine, read-only (never boots a state file)
   program.command('__complete', { hidden: true }).argument('<kind>').argument('[prefix]', 'what the word starts with (sysfs)', '').action(
     action(async (o, kind: string, prefix: string) => {
