@@ -2,7 +2,7 @@
  * modprobe, rmmod and lsmod as kmod's tools behave, acting on the simulated machine: the
  * shims `vfioctl run` puts on /usr/sbin call these. Output and exit statuses follow kmod
  * (tools/modprobe.c, rmmod.c, lsmod.c): silence on success, `modprobe: FATAL: …` on stderr,
- * nothing at all with -q.
+ * nothing at all with -q. And dmesg (util-linux), so a script reads this machine's log.
  */
 import { KernelError } from '../base/errors.js';
 import { modprobe, rmmod, findModuleInfo, isLoaded, canonicalModuleName, KERNEL_RELEASE } from '../base/module.js';
@@ -10,6 +10,7 @@ import type { Machine } from '../base/machine.js';
 import { moduleLines } from './procfs.js';
 import { withLockedMachine } from './backend.js';
 import { readState } from '../state/store.js';
+import { formatTimestamp } from '../klog/klog.js';
 
 export interface KmodResult {
   status: number;
@@ -17,7 +18,8 @@ export interface KmodResult {
   stderr: string;
 }
 
-export const KMOD_TOOLS = ['modprobe', 'rmmod', 'lsmod'] as const;
+/** the tools the shims stand for (dmesg too: a script reads the kernel's answer there) */
+export const KMOD_TOOLS = ['modprobe', 'rmmod', 'lsmod', 'dmesg'] as const;
 export type KmodTool = (typeof KMOD_TOOLS)[number];
 
 interface Io {
@@ -32,6 +34,8 @@ export function kmod(tool: KmodTool, argv: readonly string[], io: Io): KmodResul
   switch (tool) {
     case 'lsmod':
       return lsmod(io);
+    case 'dmesg':
+      return dmesg(argv, io);
     case 'rmmod':
       return rmmodTool(argv, io);
     default:
@@ -45,6 +49,18 @@ function lsmod(io: Io): KmodResult {
   if (!m) return fail('lsmod: ERROR: could not open /proc/modules: No such file or directory');
   const lines = moduleLines(m).map((l) => `${l.name.padEnd(19)} ${String(l.size).padStart(8)}  ${l.refcnt}${l.usedBy.length ? ' ' + l.usedBy.join(',') : ''}\n`);
   return ok('Module                  Size  Used by\n' + lines.join(''));
+}
+
+/** dmesg (util-linux): the simulated kernel's log; -t drops timestamps, -l/--level filters */
+function dmesg(argv: readonly string[], io: Io): KmodResult {
+  const m = readState(io.statePath);
+  if (!m) return fail('dmesg: read kernel buffer failed: No such file or directory');
+  const noTime = argv.some((a) => a === '-t' || a === '--notime');
+  const li = argv.findIndex((a) => a === '-l' || a === '--level');
+  const names = ['emerg', 'alert', 'crit', 'err', 'warn', 'notice', 'info', 'debug'];
+  const levels = li >= 0 && argv[li + 1] ? new Set(argv[li + 1]!.split(',').map((n) => names.indexOf(n))) : null;
+  const lines = m.log.filter((l) => !levels || levels.has(l.level)).map((l) => (noTime ? l.text : `${formatTimestamp(l.t)} ${l.text}`) + '\n');
+  return ok(lines.join(''));
 }
 
 function rmmodTool(argv: readonly string[], io: Io): KmodResult {
