@@ -17,7 +17,7 @@ export function fuseSkip(): false | string {
     return '/dev/fuse is not readable and writable for this user';
   }
   if (process.getuid?.() !== 0) return 'the FUSE tests run as root (CI does); as an ordinary user vfioctl run needs user namespaces and gives no /dev/vfio';
-  for (const t of ['unshare', 'mount', 'umount', 'nsenter']) if (!onPath(t)) return `${t} (util-linux) is not installed`;
+  for (const t of ['unshare', 'mount', 'umount']) if (!onPath(t)) return `${t} (util-linux) is not installed`;
   return false;
 }
 

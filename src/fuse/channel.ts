@@ -1,7 +1,8 @@
 /**
  * The server loop on an open /dev/fuse: one read(2) at a time in libuv's thread pool (so the
- * event loop keeps running timers and INTERRUPTs while no request is pending), each request
- * handed to the operations, each reply one write(2). The loop ends when the kernel says the
+ * event loop keeps running timers and INTERRUPTs while no request is pending), or, for a
+ * process with nothing else to do, on this thread; each request handed to the operations,
+ * each reply one write(2). The loop ends when the kernel says the
  * connection is gone (ENODEV after the last unmount).
  */
 import * as fs from 'node:fs';
@@ -15,6 +16,13 @@ export interface ChannelEvents {
   onError?: (e: unknown) => void;
   /** checked while the fd waits to be attached to a mount: true gives up (the mount failed) */
   abandoned?: () => boolean;
+  /**
+   * Whether to read the next request with a blocking read(2) on this thread (checked before
+   * each read; never while a writer sleeps on a busy device, whose wake-up needs timers).
+   * Each request then costs no thread hop, but nothing else in this process runs until
+   * the next request comes: only for a process that has nothing else to do meanwhile.
+   */
+  blocking?: () => boolean;
 }
 
 function readOnce(fd: number, buf: Buffer): Promise<number> {
@@ -38,7 +46,7 @@ export async function serve(fd: number, ops: FuseOps, ev: ChannelEvents = {}): P
     for (;;) {
       let n: number;
       try {
-        n = await readOnce(fd, buf);
+        n = ev.blocking?.() && ops.sleeping === 0 ? fs.readSync(fd, buf, 0, buf.length, null) : await readOnce(fd, buf);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'EINTR' || code === 'EAGAIN') continue; // interrupted before it was read

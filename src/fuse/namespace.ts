@@ -229,23 +229,7 @@ async function serveAndRun(o: RunOptions, s: Serving): Promise<number> {
 
   const fd = fs.openSync('/dev/fuse', 'r+');
   const ops = new FuseOps(stateBackend(o.statePath, o.lockTimeoutMs), { layout: 'machine', comm: commOf, ...(tracing ? { trace: (e: TraceEvent) => void events.push(e) } : {}) });
-  let child: import('node:child_process').ChildProcess | null = null;
-  let nsFd: number | null = null;
   let setupDone = false;
-  const served = serve(fd, ops, {
-    abandoned: () => setupDone,
-    onInit: () => {
-      // hold the namespace, to unmount in it after CMD (processes it left may keep it alive)
-      if (!s.inside && child?.pid) {
-        try {
-          nsFd = fs.openSync(`/proc/${child.pid}/ns/mnt`, 'r');
-        } catch {
-          nsFd = null;
-        }
-      }
-    },
-  }).finally(() => fs.closeSync(fd));
-
   const env: Record<string, string | undefined> = {
     ...o.env,
     VFIOCTL_STATE: o.statePath,
@@ -256,18 +240,19 @@ async function serveAndRun(o: RunOptions, s: Serving): Promise<number> {
   delete env[ENV_HOST_NS];
   const shArgs = ['sh', '-c', SETUP, 'sh', s.dir, o.quiet ? '1' : '0', o.noDev ? '1' : '0', s.userns ? '1' : '0', mountOptions(true), ...o.cmd];
   const [cmd, ...args] = [...s.spawnVia, ...shArgs] as [string, ...string[]];
-  child = spawn(cmd, args, { stdio: ['inherit', 'inherit', 'inherit', fd, 'pipe'], env });
+  const child = spawn(cmd, args, { stdio: ['inherit', 'inherit', 'inherit', fd, 'pipe'], env });
   let ready = false;
   (child.stdio[4] as NodeJS.ReadableStream).on('data', (d: Buffer) => void (ready ||= d.toString().startsWith('ready')));
-  const status = await waitFor(child, o, s.spawnVia[0] ?? 'sh');
-  setupDone = true;
-  // detach the FUSE mounts: once nothing uses the filesystem the kernel ends the connection
-  const points = fuseMountPoints(s.dir);
-  if (s.inside) for (const p of points) await runTool('umount', ['-l', '--no-canonicalize', p]);
-  else if (nsFd !== null) {
-    await runTool('nsenter', [`--mount=/proc/${process.pid}/fd/${nsFd}`, '--', 'umount', '-l', '--no-canonicalize', ...points]);
-    fs.closeSync(nsFd);
-  }
+  const exited = waitFor(child, o, s.spawnVia[0] ?? 'sh').then((st) => {
+    setupDone = true;
+    return st;
+  });
+  // As root this process only serves while CMD runs: blocking reads on this thread, no
+  // thread hop per request. The connection ends when the namespace does (CMD and what it
+  // left behind have exited); the user-namespace server detaches its mounts itself.
+  const served = serve(fd, ops, { abandoned: () => setupDone, blocking: () => !s.inside }).finally(() => fs.closeSync(fd));
+  const status = await exited;
+  if (s.inside) for (const p of fuseMountPoints(s.dir)) await runTool('umount', ['-l', '--no-canonicalize', p]);
   const slow = setTimeout(() => o.stderr('vfioctl: processes started by the command still use the simulated /sys; serving it until they end\n'), 2000);
   await served;
   clearTimeout(slow);

@@ -18,6 +18,8 @@ export interface MountOptions {
   trace?: (e: TraceEvent) => void;
   /** `allow_other,default_permissions`: other users may look, with sysfs's modes enforced by the kernel */
   allowOther?: boolean;
+  /** once mounted, serve with blocking reads on this thread (a daemon with nothing else to do) */
+  blocking?: boolean;
 }
 
 export interface Mounted {
@@ -68,7 +70,8 @@ export async function mountAt(o: MountOptions): Promise<Mounted> {
   const fd = fs.openSync('/dev/fuse', 'r+');
   const ops = new FuseOps(stateBackend(o.statePath, o.lockTimeoutMs), { layout: o.layout, comm: commOf, ...(o.trace ? { trace: o.trace } : {}) });
   let failed = false;
-  const done = serve(fd, ops, { abandoned: () => failed }).finally(() => {
+  let mounted = false;
+  const done = serve(fd, ops, { abandoned: () => failed, blocking: () => mounted && o.blocking === true }).finally(() => {
     try {
       fs.closeSync(fd);
     } catch {
@@ -81,5 +84,6 @@ export async function mountAt(o: MountOptions): Promise<Mounted> {
     await done;
     throw new Error(`mount of the FUSE filesystem at ${o.dir} failed: ${r.stderr || `mount exited with status ${r.status}`}`);
   }
+  mounted = true;
   return { done, ops };
 }

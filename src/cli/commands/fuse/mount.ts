@@ -92,15 +92,19 @@ export default defineCommand({
     if (!o.foreground) return { dir, pid: await daemonize(rc, dir), foreground: false };
     let m: Awaited<ReturnType<typeof server.mountAt>> | undefined;
     try {
-      m = await server.mountAt({ statePath, layout: 'sys', dir, lockTimeoutMs: lockTimeoutMs(rc.ctx), allowOther: true });
+      m = await server.mountAt({ statePath, layout: 'sys', dir, lockTimeoutMs: lockTimeoutMs(rc.ctx), allowOther: true, blocking: ready !== null });
     } catch (e) {
       fail((e as Error).message);
     }
     if (ready !== null) {
+      // the daemon: serves until unmounted (killing it leaves the mount answering ENOTCONN, as any FUSE daemon)
       fs.writeSync(ready, 'ready\n');
       fs.closeSync(ready);
-    } else rc.note(`serving ${statePath} at ${dir} (pid ${process.pid}); end with: vfioctl umount ${dir}`);
-    // ^C or a TERM ends the server the way a FUSE daemon ends: by unmounting
+      await m!.done;
+      return { dir, pid: process.pid, foreground: true };
+    }
+    rc.note(`serving ${statePath} at ${dir} (pid ${process.pid}); end with: vfioctl umount ${dir}`);
+    // in the foreground ^C or a TERM ends the server the way a FUSE daemon ends: by unmounting
     const stop = (): void => void server.runTool('umount', ['-l', dir]);
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
