@@ -74,7 +74,8 @@ export async function serve(fd: number, ops: FuseOps, ev: ChannelEvents = {}): P
         ev.onInit?.();
         continue;
       }
-      ops.handle(h, req, (error, body) => send(h.unique, error, body));
+      // answered (or asleep on a busy device) before the next read: microtasks and the lock run here
+      await ops.handle(h, req, (error, body) => send(h.unique, error, body));
     }
   } finally {
     ops.close();

@@ -8,7 +8,8 @@ import { KernelError } from '../base/errors.js';
 import { modprobe, rmmod, findModuleInfo, isLoaded, canonicalModuleName, KERNEL_RELEASE } from '../base/module.js';
 import type { Machine } from '../base/machine.js';
 import { moduleLines } from './procfs.js';
-import { withLockedMachine } from './backend.js';
+import { serverSession } from './backend.js';
+import { withState } from '../state/session.js';
 import { readState } from '../state/store.js';
 import { formatTimestamp } from '../klog/klog.js';
 
@@ -30,7 +31,7 @@ interface Io {
 const ok = (stdout = ''): KmodResult => ({ status: 0, stdout, stderr: '' });
 const fail = (stderr: string, quiet = false): KmodResult => ({ status: 1, stdout: '', stderr: quiet ? '' : stderr.replace(/\n?$/, '\n') });
 
-export function kmod(tool: KmodTool, argv: readonly string[], io: Io): KmodResult {
+export async function kmod(tool: KmodTool, argv: readonly string[], io: Io): Promise<KmodResult> {
   switch (tool) {
     case 'lsmod':
       return lsmod(io);
@@ -63,12 +64,12 @@ function dmesg(argv: readonly string[], io: Io): KmodResult {
   return ok(lines.join(''));
 }
 
-function rmmodTool(argv: readonly string[], io: Io): KmodResult {
+async function rmmodTool(argv: readonly string[], io: Io): Promise<KmodResult> {
   const names = argv.filter((a) => !a.startsWith('-'));
   if (names.length === 0) return fail('rmmod: ERROR: missing module name.');
   for (const n of names) {
     try {
-      withLockedMachine(io.statePath, io.lockTimeoutMs, (m) => rmmod(m, n));
+      await withState(serverSession(io.statePath, io.lockTimeoutMs), 'write', (m: Machine) => rmmod(m, n));
     } catch (e) {
       if (e instanceof KernelError) return fail(e.message);
       throw e;
@@ -77,7 +78,7 @@ function rmmodTool(argv: readonly string[], io: Io): KmodResult {
   return ok();
 }
 
-function modprobeTool(argv: readonly string[], io: Io): KmodResult {
+async function modprobeTool(argv: readonly string[], io: Io): Promise<KmodResult> {
   let quiet = false;
   let remove = false;
   let all = false;
@@ -118,7 +119,7 @@ function modprobeTool(argv: readonly string[], io: Io): KmodResult {
   if (words.length === 0) return fail('modprobe: ERROR: missing parameters. See -h.');
   if (remove || all) {
     for (const name of words) {
-      const r = remove ? removeOne(name, io, quiet, dryRun) : insertOne(name, [], io, quiet, dryRun, firstTime);
+      const r = await (remove ? removeOne(name, io, quiet, dryRun) : insertOne(name, [], io, quiet, dryRun, firstTime));
       if (r.status !== 0) return r;
     }
     return ok();
@@ -126,7 +127,7 @@ function modprobeTool(argv: readonly string[], io: Io): KmodResult {
   return insertOne(words[0]!, words.slice(1), io, quiet, dryRun, firstTime);
 }
 
-function insertOne(name: string, params: string[], io: Io, quiet: boolean, dryRun: boolean, firstTime: boolean): KmodResult {
+async function insertOne(name: string, params: string[], io: Io, quiet: boolean, dryRun: boolean, firstTime: boolean): Promise<KmodResult> {
   const args: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const p of params) {
     const eq = p.indexOf('=');
@@ -144,7 +145,7 @@ function insertOne(name: string, params: string[], io: Io, quiet: boolean, dryRu
     return (m && look(m)) ?? ok();
   }
   try {
-    return withLockedMachine(io.statePath, io.lockTimeoutMs, (m) => {
+    return await withState(serverSession(io.statePath, io.lockTimeoutMs), 'write', (m: Machine) => {
       const refused = look(m);
       if (refused) throw refused;
       modprobe(m, name, args);
@@ -157,7 +158,7 @@ function insertOne(name: string, params: string[], io: Io, quiet: boolean, dryRu
   }
 }
 
-function removeOne(name: string, io: Io, quiet: boolean, dryRun: boolean): KmodResult {
+async function removeOne(name: string, io: Io, quiet: boolean, dryRun: boolean): Promise<KmodResult> {
   const n = canonicalModuleName(name);
   const check = (m: Machine): KmodResult | null => {
     const mod = m.modules.find((x) => x.name === n);
@@ -171,7 +172,7 @@ function removeOne(name: string, io: Io, quiet: boolean, dryRun: boolean): KmodR
     return (m && check(m)) ?? ok();
   }
   try {
-    return withLockedMachine(io.statePath, io.lockTimeoutMs, (m) => {
+    return await withState(serverSession(io.statePath, io.lockTimeoutMs), 'write', (m: Machine) => {
       const refused = check(m);
       if (refused) throw refused;
       rmmod(m, n);

@@ -59,6 +59,9 @@ const NAMESPACE_OPS: Record<number, readonly [TraceEvent['op'], number]> = {
   [P.OP.LINK]: ['link', 48], // fuse_link_in, then the new name
 };
 
+/** requests answered without looking at the machine */
+const NO_TREE = new Set<number>([P.OP.FORGET, P.OP.BATCH_FORGET, P.OP.INTERRUPT, P.OP.RELEASE, P.OP.RELEASEDIR, P.OP.FLUSH, P.OP.FSYNC, P.OP.FSYNCDIR, P.OP.STATFS, P.OP.DESTROY]);
+
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
 const O_RDWR = 2;
@@ -103,11 +106,19 @@ export class FuseOps {
 
   constructor(private readonly backend: Backend, private readonly opts: OpsOptions) {}
 
+  /** the tree the request being answered sees (taken once per request) */
+  private cur: VDir | null = null;
+
   /** the tree the mount shows, for the machine as it is now */
-  private root(): VDir {
-    const { m, root } = this.backend.current();
+  private async tree(): Promise<VDir> {
+    const { m, root } = await this.backend.current();
     if (this.opts.layout === 'sys') return root;
     return lazyDir(() => [...root.list(), 'proc'], (n) => (n === 'proc' ? procDir(m) : root.lookup(n)));
+  }
+
+  private root(): VDir {
+    if (!this.cur) throw new KernelError('EIO', { message: 'no machine' });
+    return this.cur;
   }
 
   /** a path of the mount as a path of the tree */
@@ -159,16 +170,21 @@ export class FuseOps {
     this.opts.trace?.(e);
   }
 
-  /** Answer one request; `reply` is called exactly once unless the opcode has no reply. */
-  handle(h: P.InHeader, b: Buffer, reply: Reply): void {
+  /**
+   * Answer one request; `reply` is called exactly once unless the opcode has no reply. The
+   * promise settles when the answer is given, or, for a writer that sleeps on a busy device,
+   * once it sleeps.
+   */
+  async handle(h: P.InHeader, b: Buffer, reply: Reply): Promise<void> {
     try {
-      this.dispatch(h, b, reply);
+      if (!NO_TREE.has(h.opcode)) this.cur = await this.tree();
+      await this.dispatch(h, b, reply);
     } catch (e) {
       reply(errnoOf(e));
     }
   }
 
-  private dispatch(h: P.InHeader, b: Buffer, reply: Reply): void {
+  private dispatch(h: P.InHeader, b: Buffer, reply: Reply): void | Promise<void> {
     const caller: Caller = { uid: h.uid, gid: h.gid, pid: h.pid };
     switch (h.opcode) {
       case P.OP.LOOKUP: {
@@ -314,7 +330,7 @@ export class FuseOps {
     return reply(0, hd.content.subarray(Math.min(off, hd.content.length), Math.min(off + r.size, hd.content.length)));
   }
 
-  private write(h: P.InHeader, w: P.WriteIn, caller: Caller, reply: Reply): void {
+  private async write(h: P.InHeader, w: P.WriteIn, caller: Caller, reply: Reply): Promise<void> {
     const hd = this.handles.get(w.fh);
     if (!hd?.write) return reply(errnoNumber('EBADF'));
     const vpath = this.vfs(hd.path);
@@ -325,7 +341,7 @@ export class FuseOps {
       reply(0, P.writeOut(count >= text.length ? w.data.length : count));
     };
     try {
-      const r = this.backend.write(vpath, text);
+      const r = await this.backend.write(vpath, text);
       return done(r.count, r.dmesg);
     } catch (e) {
       if (e instanceof BlockedWrite) return this.block(h, vpath, text, caller, e, done, reply);
@@ -347,19 +363,19 @@ export class FuseOps {
       if (timer) clearTimeout(timer);
       this.waiting.delete(h.unique);
     };
-    const poll = (): void => {
+    const poll = async (): Promise<void> => {
       timer = null;
       try {
-        if (this.backend.deviceOpen(b.device)) {
-          timer = setTimeout(poll, this.opts.pollMs ?? 50);
+        if (await this.backend.deviceOpen(b.device)) {
+          timer = setTimeout(() => void poll(), this.opts.pollMs ?? 50);
           return;
         }
-        const r = this.backend.write(vpath, text);
+        const r = await this.backend.write(vpath, text);
         finish();
         done(r.count, r.dmesg);
       } catch (e) {
         if (e instanceof BlockedWrite) {
-          timer = setTimeout(poll, this.opts.pollMs ?? 50);
+          timer = setTimeout(() => void poll(), this.opts.pollMs ?? 50);
           return;
         }
         finish();
@@ -372,18 +388,15 @@ export class FuseOps {
         if (interrupted) return;
         interrupted = true;
         const comm = this.opts.comm?.(caller.pid) ?? String(caller.pid);
-        try {
-          this.backend.logBlockedTask(b.device, comm, caller.pid);
-        } catch {
-          // the log line is lost if the state cannot be written; the wait goes on
-        }
+        // the log line is lost if the state cannot be written; the wait goes on
+        this.backend.logBlockedTask(b.device, comm, caller.pid).catch(() => undefined);
       },
       cancel: () => {
         if (timer) clearTimeout(timer);
         this.waiting.delete(h.unique);
       },
     });
-    timer = setTimeout(poll, this.opts.pollMs ?? 50);
+    timer = setTimeout(() => void poll(), this.opts.pollMs ?? 50);
   }
 
   private opendir(h: P.InHeader, reply: Reply): void {

@@ -20,7 +20,7 @@ export default defineCommand({
   async run(rc, o: { tool: string; args: string[] }) {
     const { kmod, KMOD_TOOLS } = await import('../../../fuse/kmod.js');
     if (!(KMOD_TOOLS as readonly string[]).includes(o.tool)) throw new UsageError(`__kmod: unknown tool ${o.tool}`);
-    const r = kmod(o.tool as (typeof KMOD_TOOLS)[number], o.args, { statePath: activeStatePath(rc.ctx, rc.g), lockTimeoutMs: lockTimeoutMs(rc.ctx) });
+    const r = await kmod(o.tool as (typeof KMOD_TOOLS)[number], o.args, { statePath: activeStatePath(rc.ctx, rc.g), lockTimeoutMs: lockTimeoutMs(rc.ctx) });
     rc.ctx.stdout.write(r.stdout);
     rc.ctx.stderr.write(r.stderr);
     if (r.status !== 0) throw new CommandFailed('', r.status);
