@@ -258,3 +258,14 @@ ${dc('list-devices')} | grep -E '^(${ETH}|${SATA}) '
   assert.deepEqual([(await show(state, SATA)).driver, (await show(state, SATA)).driverOverride], ['acme-sata', null]);
   assert.ok(!existsSync(path.join(tmpdir(), 'driverctl.d')));
 });
+
+test('run as an ordinary user: a user namespace too; writes reach the machine; no /dev/vfio, said so', { skip: skip || (existsSync('/usr/bin/setpriv') ? false : 'setpriv (util-linux) is not installed') }, async () => {
+  const { dir, state } = await machine();
+  chmodSync(dir, 0o777);
+  chmodSync(state, 0o666);
+  const r = await start('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(process.cwd(), 'bin', 'vfioctl'), '--state', state, 'run', '--', 'sh', '-c', `id -u; echo vfio-platform > /sys/bus/platform/devices/${ETH}/driver_override; [ -e /dev/vfio ] || echo "no dev"`], { HOME: dir }).done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '0\nno dev\n'); // root inside the user namespace
+  assert.match(r.stderr, /no \/dev\/vfio: the host has none, and as an ordinary user/);
+  assert.equal((await show(state, ETH)).driverOverride, 'vfio-platform');
+});
