@@ -7,7 +7,8 @@
  */
 import { KernelError } from '../base/errors.js';
 import { errnoNumber, isErrnoName } from '../base/errno.js';
-import { resolve, readable, linkText, lazyDir, vstat, vcreate, vtruncate, vmkdir, vrmdir, vunlink, vsymlink, vlink, vrename, S_IFMT, S_IFCHR, type VDir, type VNode } from '../sysfs/vfs.js';
+import { resolve, readable, linkText, lazyDir, vstat, vcreate, vtruncate, vmkdir, vrmdir, vunlink, vsymlink, vlink, vrename, S_IFMT, S_IFCHR, type VDir, type VNode, type VStat } from '../sysfs/vfs.js';
+import type { Machine } from '../base/machine.js';
 import * as P from './protocol.js';
 import { BlockedWrite, type Backend } from './backend.js';
 import { procDir } from './procfs.js';
@@ -112,9 +113,20 @@ export class FuseOps {
   /** the tree the mount shows, for the machine as it is now */
   private async tree(): Promise<VDir> {
     const { m, root } = await this.backend.current();
-    if (this.opts.layout === 'sys') return root;
-    return lazyDir(() => [...root.list(), 'proc'], (n) => (n === 'proc' ? procDir(m) : root.lookup(n)));
+    if (m !== this.seen) {
+      // another machine (the state file was replaced): what was looked up before may differ
+      this.seen = m;
+      this.stats.clear();
+      this.whole = this.opts.layout === 'sys' ? root : lazyDir(() => [...root.list(), 'proc'], (n) => (n === 'proc' ? procDir(m) : root.lookup(n)));
+    }
+    return this.whole!;
   }
+
+  /** the machine the cached answers below belong to */
+  private seen: Machine | null = null;
+  private whole: VDir | null = null;
+  /** lstat answers for that machine, by tree path (a path walk asks for the same ones again and again) */
+  private readonly stats = new Map<string, VStat>();
 
   private root(): VDir {
     if (!this.cur) throw new KernelError('EIO', { message: 'no machine' });
@@ -157,7 +169,12 @@ export class FuseOps {
 
   /** lstat of a mount path, as the one sysfs layer answers it */
   private attr(p: string, root: VDir = this.root()): P.Attr {
-    const st = vstat(root, this.vfs(p), false);
+    const vp = this.vfs(p);
+    let st = root === this.whole ? this.stats.get(vp) : undefined;
+    if (!st) {
+      st = vstat(root, vp, false);
+      if (root === this.whole) this.stats.set(vp, st);
+    }
     let rdev = 0;
     if ((st.mode & S_IFMT) === S_IFCHR && st.rdev) {
       const [maj, min] = st.rdev.split(':').map(Number);
