@@ -77,13 +77,8 @@ export interface OpsOptions {
   pollMs?: number;
 }
 
-function errnoOf(e: unknown): number {
-  if (e instanceof KernelError) return e.errno;
-  const code = (e as { code?: string }).code;
-  if (code && isErrnoName(code)) return errnoNumber(code);
-  return errnoNumber('EIO');
-}
 const codeOf = (e: unknown): string => (e instanceof KernelError ? e.code : ((e as { code?: string }).code ?? 'EIO'));
+const errnoOf = (e: unknown): number => (e instanceof KernelError ? e.errno : errnoNumber(isErrnoName(codeOf(e)) ? (codeOf(e) as 'EIO') : 'EIO'));
 
 /** Decode written bytes: UTF-8 when they are UTF-8 (names from trees are), else byte per char. */
 const utf8 = new TextDecoder('utf-8', { fatal: true });
