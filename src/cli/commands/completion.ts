@@ -40,6 +40,7 @@ const ARG_KINDS: Record<string, Kind | 'commands'> = {
   'modprobe params': 'none',
   'sysfs write value': 'none',
   'unmask index': 'none',
+  'run cmd': 'files',
   'policy name': '=generic-reset',
   'policy on|off': '=on,off',
   command: 'commands',
@@ -55,6 +56,7 @@ const OPT_KINDS: Record<string, Kind> = {
   '--include': 'dirs',
   '--level': '=0,1,2,3,4,5,6,7',
   '--pace': 'none',
+  '--trace': 'files',
   '--only': '=vfio,groups,group',
 };
 

@@ -16,4 +16,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'modprobe', load: () => import('./vfio/modprobe.js') },
   { name: 'rmmod', load: () => import('./vfio/rmmod.js') },
   { name: 'lsmod', load: () => import('./vfio/lsmod.js') },
+  { name: 'run', load: () => import('./fuse/run.js') },
+  { name: 'mount', load: () => import('./fuse/mount.js') },
+  { name: 'umount', load: () => import('./fuse/umount.js') },
+  { name: '__kmod', load: () => import('./fuse/kmod.js') },
 ];
