@@ -68,14 +68,18 @@ export async function ownerCmd(o: Out, what: 'open' | 'close' | 'start' | 'stop'
       data = { ...data, ...r };
       lines.push(`${dev.name}: opened by '${r.owner}' (pid ${r.pid}) through /dev/vfio/${r.group}${r.firstOpen ? (r.reset ? '; first open: device reset' : '; first open: NO reset function, device not reset') : '; already open: no reset'}`);
       if (r.stale) {
-        lines.push(`STALE: the device was still running${r.stale.previousOwner ? ` as '${r.stale.previousOwner}' left it` : ''}: ${r.stale.irqs.reduce((a, b) => a + b, 0)} interrupt(s) reached '${r.owner}' before it set up anything (per index: ${r.stale.irqs.join(', ')}), and its DMA is still going on`);
+        const live = r.stale.irqs.flatMap((x, i) => (x ? [i] : []));
+        lines.push(`STALE: the device was still ${r.stale.dmaRunning ? 'running' : 'signalling'}${r.stale.previousOwner ? ` as '${r.stale.previousOwner}' left it` : ''}: ${live.length ? `IRQ ${live.join(', ')} asserted or pending, firing the moment '${r.owner}' sets a trigger, before it has programmed anything` : 'no IRQ asserted'}${r.stale.dmaRunning ? ', and its DMA goes on into whatever is mapped at its address' : ''}`);
       }
     } else if (what === 'close') {
       const ow = vfioClose(m, sys, dev, owner);
       lines.push(`${dev.name}: closed by '${ow.name}'${dev.vfio?.openCount ? ` (${dev.vfio.openCount} fd(s) still open)` : ''}`);
     } else if (what === 'start') {
-      const ow = startDevice(m, sys, dev, owner);
+      const r = startDevice(m, sys, dev, owner);
+      const ow = r.owner;
+      if (r.staleFired.length) lines.push(`STALE: IRQ ${r.staleFired.join(', ')} fired the moment '${ow.name}' set its trigger, before it programmed the device (an interrupt left asserted or pending by a device nobody reset)`);
       lines.push(`${dev.name}: running for '${ow.name}': DMA into iova ${ow.iova.start}, IRQs firing`);
+      data = { ...data, staleFired: r.staleFired, writes: r.writes };
     } else if (what === 'stop') {
       const ow = stopDevice(m, sys, dev, owner);
       lines.push(`${dev.name}: quiesced by '${ow.name}'`);
