@@ -56,7 +56,7 @@ test('completion bash, run by bash: commands, options, option values, device nam
     tree: ['vfioctl load hi', 'highbank'],
     module: ['vfioctl modprobe vfio-platform-c', 'vfio-platform-calxedaxgmac'],
     loaded: ['vfioctl rmmod vfio_platform_', 'vfio_platform_base vfio_platform_calxedaxgmac'],
-    policy: ['vfioctl policy ', 'generic-reset'],
+    policy: ['vfioctl policy ', 'generic-reset dma-exec'],
     policyOnOff: ['vfioctl policy generic-reset o', 'on off'],
     help: ['vfioctl help ov', 'override'],
     otherState: [`vfioctl --state ${other} unbind ffe101`, 'ffe101300.dma'], // --state on the line is honoured

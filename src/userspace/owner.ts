@@ -37,7 +37,6 @@ export interface OpenReport {
 /** The owner process opens the container, the group, attaches it, sets the IOMMU, gets the device fd. */
 export function vfioOpen(m: Machine, rec: Recorder, dev: Device, ownerName: string): OpenReport {
   containerOpen(m, rec);
-  requireVfioDevice(dev);
   const g = deviceGroup(m, dev, '/dev/vfio');
   let owner = findOwner(m, ownerName);
   const hadGroup = owner?.groups.includes(g.id) ?? false;
@@ -51,6 +50,7 @@ export function vfioOpen(m: Machine, rec: Recorder, dev: Device, ownerName: stri
     containerSetIommu(rec);
     if (!owner.dma?.mappings.length) mapDma(m, rec, owner, BigInt(owner.iova.start), BigInt(owner.iova.size), DMA_MAP_FLAG.READ | DMA_MAP_FLAG.WRITE, { exec: false });
   }
+  requireVfioDevice(dev); // GET_DEVICE_FD of a device on no VFIO driver: ENODEV
   const r = deviceOpen(m, rec, dev);
   if (!hadGroup) owner.groups.push(g.id);
   owner.devices.push(dev.name);
@@ -129,7 +129,7 @@ export function startDevice(m: Machine, rec: Recorder, dev: Device, ownerName: s
     staleFired.push(...setIrqs(m, rec, dev, owner, { index: i, start: 0, count: 1, flags: IRQ_SET.DATA_EVENTFD | IRQ_SET.ACTION_TRIGGER, eventfd: `${dev.name}.irq${i}` }));
   }
   const writes = modelOf(dev).start(dev, BigInt(owner.iova.start));
-  for (const w of writes) regionWrite(m, rec, dev, { region: w.region, offset: BigInt(w.offset), width: 4, mmap: false }, BigInt(w.value));
+  for (const w of writes) regionWrite(m, rec, dev, { region: w.region, offset: BigInt(w.offset), width: 4, mmap: false }, BigInt(w.value), `program ${w.name} (region ${w.region} + 0x${w.offset.toString(16)})`);
   dev.activity.programmedBy = owner.name;
   syncActivity(m, dev);
   step(m, dev);
@@ -139,7 +139,7 @@ export function startDevice(m: Machine, rec: Recorder, dev: Device, ownerName: s
 /** The owner quiesces its device: the stop writes of its model. */
 export function stopDevice(m: Machine, rec: Recorder, dev: Device, ownerName: string | undefined): Owner {
   const owner = heldDeviceFd(m, dev, ownerName);
-  for (const w of modelOf(dev).stop(dev)) regionWrite(m, rec, dev, { region: w.region, offset: BigInt(w.offset), width: 4, mmap: false }, BigInt(w.value));
+  for (const w of modelOf(dev).stop(dev)) regionWrite(m, rec, dev, { region: w.region, offset: BigInt(w.offset), width: 4, mmap: false }, BigInt(w.value), `quiesce: ${w.name} (region ${w.region} + 0x${w.offset.toString(16)})`);
   syncActivity(m, dev);
   return owner;
 }

@@ -10,6 +10,10 @@
  */
 import type { Device, DeviceHw } from '../base/machine.js';
 import { IRQ_TYPE_LEVEL_MASK } from '../base/machine.js';
+import { type DtNode, getProp, readStrings, nodePath, TreeError } from '../devicetree/tree.js';
+
+/** Faults a device can be given (`vfioctl,fault` in the tree, `vfioctl fault DEV KIND`). */
+export const FAULT_KINDS = ['reset-fails', 'phy-timeout', 'mac-reset-fails', 'ring-timeout'] as const;
 
 export type RegisterModelName = 'generic' | 'xgmac' | 'amd-xgbe' | 'flexrm';
 export const REGISTER_MODELS: readonly RegisterModelName[] = ['generic', 'xgmac', 'amd-xgbe', 'flexrm'];
@@ -383,4 +387,29 @@ export function mmioWrite(dev: Device, region: number, offset: number, width: 1 
   const shift = (offset - word) * 8;
   const lanes = width === 4 ? 0xffffffff : (width === 2 ? 0xffff : 0xff) << shift;
   store32(dev, region, word, (value << shift) >>> 0, lanes >>> 0);
+}
+
+/**
+ * The tree's word on a device's hardware: `vfioctl,registers = "xgmac"` picks a register
+ * model, `vfioctl,fault = "reset-fails"` (a string list) injects faults from boot.
+ */
+export function hwFromNode(node: DtNode, file: string): { registerModel?: RegisterModelName; faults?: string[] } {
+  const out: { registerModel?: RegisterModelName; faults?: string[] } = {};
+  const rp = getProp(node, 'vfioctl,registers');
+  if (rp) {
+    const v = readStrings(node, 'vfioctl,registers') ?? [];
+    const name = v[0];
+    if (v.length !== 1 || name === undefined || !isRegisterModelName(name)) {
+      throw new TreeError(`"vfioctl,registers" of ${nodePath(node)} must be one of ${REGISTER_MODELS.join(', ')}`, rp.loc ?? node.loc ?? { file });
+    }
+    out.registerModel = name;
+  }
+  const fp = getProp(node, 'vfioctl,fault');
+  if (fp) {
+    const v = readStrings(node, 'vfioctl,fault') ?? [];
+    const bad = v.find((x) => !(FAULT_KINDS as readonly string[]).includes(x));
+    if (v.length === 0 || bad !== undefined) throw new TreeError(`"vfioctl,fault" of ${nodePath(node)} must list faults among ${FAULT_KINDS.join(', ')}${bad !== undefined ? `, not "${bad}"` : ''}`, fp.loc ?? node.loc ?? { file });
+    out.faults = [...new Set(v)];
+  }
+  return out;
 }

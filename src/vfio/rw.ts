@@ -85,10 +85,10 @@ export function regionRead(m: Machine, rec: Recorder, dev: Device, a: Access): A
 }
 
 /** pwrite(2) / a store through the mapping. */
-export function regionWrite(m: Machine, rec: Recorder, dev: Device, a: Access, value: bigint): AccessResult {
+export function regionWrite(m: Machine, rec: Recorder, dev: Device, a: Access, value: bigint, why?: string): AccessResult {
   if (a.mmap) return viaMmap(m, rec, dev, a, value);
   const t = target(dev, a, 'pwrite');
-  return rec.run(`pwrite(device, &${hex(value)}, ${a.width}, ${hex(t.pos)})`, `region ${t.index} is at file offset ${t.index} << 40; the kernel splits the access by alignment`, () => {
+  return rec.run(`pwrite(device, &${hex(value)}, ${a.width}, ${hex(t.pos)})`, why ?? `region ${t.index} is at file offset ${t.index} << 40; the kernel splits the access by alignment`, () => {
     if (!(t.flags & REGION_FLAGS.WRITE)) throw einval('pwrite', `region ${t.index} has no WRITE flag (read-only)`);
     if (t.off >= t.size) throw einval('pwrite', `offset ${hex(t.off)} is past the end of region ${t.index} (size ${hex(t.size)})`);
     const count = Number(t.size - t.off < BigInt(a.width) ? t.size - t.off : BigInt(a.width));

@@ -40,7 +40,16 @@ const ARG_KINDS: Record<string, Kind | 'commands'> = {
   'modprobe params': 'none',
   'sysfs write value': 'none',
   'unmask index': 'none',
-  'policy name': '=generic-reset',
+  'policy name': '=generic-reset,dma-exec',
+  region: 'none',
+  offset: 'none',
+  value: 'none',
+  iova: 'none',
+  size: 'none',
+  len: 'none',
+  'irq index': 'none',
+  'irq action': '=trigger,mask,unmask,disable,read',
+  'fault kind': '=reset-fails,phy-timeout,mac-reset-fails,ring-timeout,none',
   'policy on|off': '=on,off',
   command: 'commands',
   'lesson name': `=${[...SCENARIOS.map((x) => x.name), 'hint', 'stop'].join(',')}`,
@@ -55,6 +64,10 @@ const OPT_KINDS: Record<string, Kind> = {
   '--include': 'dirs',
   '--level': '=0,1,2,3,4,5,6,7',
   '--pace': 'none',
+  '--width': '=1,2,4,8',
+  '--eventfd': 'none',
+  '--start': 'none',
+  '--count': 'none',
 };
 
 const INSTALL: Record<Shell, string> = {

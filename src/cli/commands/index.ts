@@ -5,6 +5,8 @@ import { withMachine } from '../session.js';
 import { UsageError } from '../../base/errors.js';
 import { kernelLines } from '../output.js';
 import { logSince } from '../../klog/klog.js';
+import type { Machine } from '../../base/machine.js';
+import type { Sys } from '../sys.js';
 
 type Action = (fn: (o: Out, ...args: never[]) => Promise<void>) => (...args: unknown[]) => Promise<void>;
 
@@ -217,10 +219,10 @@ export function registerCommands(program: Command, action: Action): void {
     ['irqs', 'VFIO_DEVICE_GET_IRQ_INFO for each IRQ index: count, flags'],
   ] as const) {
     example(
-      grp(program.command(name).argument('<device>').description(desc), VFIO).action(
-        action(async (o, dev: string) => {
+      grp(program.command(name).argument('<device>').option('--owner <name>', 'ask through the device fd this owner holds (else a short-lived process opens and closes the device: a reset each way)').description(desc), VFIO).action(
+        action(async (o, dev: string, opts: { owner?: string }) => {
           const v = await import('./vfio.js');
-          await v.infoCmd(o, name, dev);
+          await v.infoCmd(o, name, dev, opts.owner);
         }),
       ),
       `vfioctl ${name} fff51000.ethernet`,
@@ -291,8 +293,84 @@ export function registerCommands(program: Command, action: Action): void {
     ),
     'vfioctl unmask fff51000.ethernet 0',
   );
+  // ---- behind the device fd ----
+  const FD = 'Behind the device fd:';
+  const emitFd = async (o: Out, mode: 'read' | 'write', fn: (m: Machine, sys: Sys) => { data: Record<string, unknown>; text: string }): Promise<void> => {
+    await withMachine(o.ctx, o.g, mode, ({ m, sys }) => {
+      const r = fn(m, sys);
+      o.emit(r.data, r.text, sys.steps);
+    });
+  };
+  const rwOpts = (c: Command): Command =>
+    c.option('--width <bytes>', '1, 2, 4 or 8 (default 4)').option('--owner <name>', 'owner whose device fd is used (default: the one holding it)').option('--mmap', 'through an mmap of the region instead of pread/pwrite');
   example(
-    grp(program.command('policy').argument('<name>', 'generic-reset').argument('<on|off>').description('opt into a what-if that is NOT in mainline Linux (generic reset-controller reset)'), VFIO).action(
+    grp(rwOpts(program.command('read').argument('<device>').argument('<region>', 'region index').argument('<offset>', 'offset in the region (0x hex or decimal)').description('pread on the device fd at (index << 40) + offset: a register read')), FD).action(
+      action(async (o, dev: string, region: string, offset: string, opts: { width?: string; owner?: string; mmap?: boolean }) => {
+        const d = await import('./devicefd.js');
+        const a = d.accessOf(region, offset, opts);
+        await emitFd(o, 'read', (m, sys) => d.runRead(m, sys, dev, a, opts.owner));
+      }),
+    ),
+    'vfioctl read fff51000.ethernet 0 0xf18\nvfioctl read fff51000.ethernet 0 0x0 --width 8 --mmap',
+  );
+  example(
+    grp(rwOpts(program.command('write').argument('<device>').argument('<region>', 'region index').argument('<offset>', 'offset in the region').argument('<value>', 'value (0x hex or decimal)').description('pwrite on the device fd: a register write the owner makes')), FD).action(
+      action(async (o, dev: string, region: string, offset: string, value: string, opts: { width?: string; owner?: string; mmap?: boolean }) => {
+        const d = await import('./devicefd.js');
+        const a = d.accessOf(region, offset, opts);
+        const v = d.parseNum('VALUE', value);
+        await emitFd(o, 'write', (m, sys) => d.runWrite(m, sys, dev, a, v, opts.owner));
+      }),
+    ),
+    'vfioctl write fff51000.ethernet 0 0xf14 0x10040   # clear RI|NIS (write 1 to clear)',
+  );
+  example(
+    grp(program.command('irq').argument('<device>').argument('<index>', 'IRQ index').argument('<action>', 'trigger | mask | unmask | disable | read').option('--eventfd <name>', 'trigger: the eventfd to signal (created on first use)').option('--owner <name>', 'owner whose device fd is used').option('--start <n>', 'start of the vector range (platform IRQs have one: 0)').option('--count <n>', 'number of vectors (1; disable uses 0)').description('VFIO_DEVICE_SET_IRQS (ACTION_TRIGGER/MASK/UNMASK, DATA_EVENTFD/NONE), or read(2) of the eventfd an index signals'), FD).action(
+      action(async (o, dev: string, index: string, act: string, opts: { eventfd?: string; owner?: string; start?: string; count?: string }) => {
+        const d = await import('./devicefd.js');
+        await emitFd(o, 'write', (m, sys) => d.runIrq(m, sys, dev, index, act, opts));
+      }),
+    ),
+    'vfioctl irq fff51000.ethernet 0 trigger --eventfd rx\nvfioctl irq fff51000.ethernet 0 read\nvfioctl irq fff51000.ethernet 0 unmask',
+  );
+  example(
+    grp(program.command('map').argument('<owner>').argument('<iova>').argument('<size>').option('--read', 'VFIO_DMA_MAP_FLAG_READ: the device may read').option('--write', 'VFIO_DMA_MAP_FLAG_WRITE: the device may write').option('--exec', 'WHAT-IF (never merged, needs: vfioctl policy dma-exec on): VFIO_DMA_MAP_FLAG_EXEC').description('VFIO_IOMMU_MAP_DMA on the owner\'s container (type1 checks: page alignment, overlap, reserved ranges)'), FD).action(
+      action(async (o, owner: string, iova: string, size: string, opts: { read?: boolean; write?: boolean; exec?: boolean }) => {
+        const d = await import('./devicefd.js');
+        await emitFd(o, 'write', (m, sys) => d.runMap(m, sys, owner, iova, size, opts));
+      }),
+    ),
+    'vfioctl map qemu 0x200000 0x10000 --read --write',
+  );
+  example(
+    grp(program.command('unmap').argument('<owner>').argument('<iova>').argument('<size>').description('VFIO_IOMMU_UNMAP_DMA on the owner\'s container: DMA there faults from now on'), FD).action(
+      action(async (o, owner: string, iova: string, size: string) => {
+        const d = await import('./devicefd.js');
+        await emitFd(o, 'write', (m, sys) => d.runUnmap(m, sys, owner, iova, size));
+      }),
+    ),
+    'vfioctl unmap qemu 0x100000 0x100000',
+  );
+  example(
+    grp(program.command('mem').argument('<owner>').argument('<iova>').argument('<len>', 'bytes (at most 0x1000)').description('dump the owner\'s mapped memory at an IOVA (what its devices wrote there)'), FD).action(
+      action(async (o, owner: string, iova: string, len: string) => {
+        const d = await import('./devicefd.js');
+        await emitFd(o, 'read', (m) => d.runMem(m, owner, iova, len));
+      }),
+    ),
+    'vfioctl mem qemu 0x100000 0x40',
+  );
+  example(
+    grp(program.command('fault').argument('<device>').argument('<kind>', 'reset-fails | phy-timeout | mac-reset-fails | ring-timeout | none').description('inject a hardware fault the reset function runs into (simulation only)'), FD).action(
+      action(async (o, dev: string, kind: string) => {
+        const d = await import('./devicefd.js');
+        await emitFd(o, 'write', (m, sys) => d.runFault(m, sys, dev, kind));
+      }),
+    ),
+    'vfioctl fault fff51000.ethernet reset-fails',
+  );
+  example(
+    grp(program.command('policy').argument('<name>', 'generic-reset | dma-exec').argument('<on|off>').description('opt into a what-if that is NOT in mainline Linux (generic reset-controller reset)'), VFIO).action(
       action(async (o, name: string, onoff: string) => {
         const v = await import('./vfio.js');
         await v.policyCmd(o, name, onoff);

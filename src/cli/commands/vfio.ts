@@ -4,37 +4,46 @@ import { withMachine } from '../session.js';
 import { lookupDevice } from '../devices.js';
 import { KernelError, UsageError } from '../../base/errors.js';
 import { deviceInfo, regionInfo, irqInfo } from '../../vfio/info.js';
-import { vfioOpen, vfioClose, killOwner, startDevice, stopDevice, resetIoctl, unmaskIrq } from '../../userspace/owner.js';
+import { vfioOpen, vfioClose, killOwner, startDevice, stopDevice, resetIoctl, unmaskIrq, fdOwner, withTransientFd } from '../../userspace/owner.js';
+import type { Sys } from '../sys.js';
 import { table, kernelLines } from '../output.js';
 import { logSince } from '../../klog/klog.js';
 import type { Device } from '../../base/machine.js';
 
 const hexFlags = (n: number): string => '0x' + n.toString(16);
 
-function requireVfio(dev: Device): void {
-  if (dev.vfio) return;
-  throw new KernelError('ENODEV', {
-    op: 'ioctl',
-    path: dev.iommuGroup === null ? '/dev/vfio' : `/dev/vfio/${dev.iommuGroup}`,
-    message: `VFIO_GROUP_GET_DEVICE_FD: No such device (${dev.name} is ${dev.driver ? `bound to ${dev.driver}` : 'not bound to any driver'}, not to a VFIO driver)`,
-    hint: `only a device bound to vfio-platform${dev.bus === 'amba' ? ' (vfio-amba on the AMBA bus)' : ''} has a VFIO device fd; run: vfioctl passthrough ${dev.name}`,
+export async function infoCmd(o: Out, what: 'info' | 'regions' | 'irqs', name: string, ownerName?: string): Promise<void> {
+  if (ownerName !== undefined && !/^[A-Za-z0-9._-]{1,32}$/.test(ownerName)) throw new UsageError(`bad owner name "${ownerName}"`, 'use 1-32 letters, digits, ".", "_" or "-"');
+  await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
+    const dev = lookupDevice(m, name);
+    const before = m.log.length;
+    // through an owner's fd, or as a short-lived process of its own: a first open and a last close
+    if (ownerName !== undefined) fdOwner(m, dev, ownerName);
+    else {
+      const holder = m.owners.find((x) => x.alive && x.devices.includes(dev.name));
+      if (holder) {
+        throw new KernelError('EBUSY', { op: 'open', path: `/dev/vfio/${dev.iommuGroup}`, reason: { kind: 'query-held', device: dev.name, owner: holder.name, pid: holder.pid } });
+      }
+    }
+    const query = <T>(fn: () => T): T => (ownerName !== undefined ? fn() : withTransientFd(m, sys, dev, fn));
+    const r = query(() => infoIoctls(what, dev, sys));
+    const dmesg = logSince(m, before);
+    o.emit(r.data, r.text + kernelLines(dmesg), sys.steps);
   });
 }
 
-export async function infoCmd(o: Out, what: 'info' | 'regions' | 'irqs', name: string): Promise<void> {
-  await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
-    const dev = lookupDevice(m, name);
-    requireVfio(dev);
-    sys.record(`ioctl(group, VFIO_GROUP_GET_DEVICE_FD, "${dev.name}") = device`, 'the info ioctls are made on a device fd', 'ok');
+function infoIoctls(what: 'info' | 'regions' | 'irqs', dev: Device, sys: Sys): { data: Record<string, unknown>; text: string } {
+  const o = { emit: (data: Record<string, unknown>, text: string, _steps?: unknown): { data: Record<string, unknown>; text: string } => ({ data, text }) };
+  {
     if (what === 'info') {
       const i = deviceInfo(dev);
       sys.record(`ioctl(device, VFIO_DEVICE_GET_INFO, {argsz=24}) → flags=${hexFlags(i.flags)} num_regions=${i.numRegions} num_irqs=${i.numIrqs}`, 'what kind of device, how many regions and IRQ indexes', 'ok');
-      o.emit(i, `${dev.name}: flags ${hexFlags(i.flags)} (${i.flagNames.join('|')})  regions ${i.numRegions}  irqs ${i.numIrqs}\n` +
+      return o.emit(i, `${dev.name}: flags ${hexFlags(i.flags)} (${i.flagNames.join('|')})  regions ${i.numRegions}  irqs ${i.numIrqs}\n` +
         (i.flags & 0x1 ? '' : `  no RESET flag: no reset function, so VFIO_DEVICE_RESET fails with EINVAL and nothing quiesces the device between owners\n`), sys.steps);
     } else if (what === 'regions') {
       const r = regionInfo(dev);
       r.forEach((x) => sys.record(`ioctl(device, VFIO_DEVICE_GET_REGION_INFO, {argsz=32, index=${x.index}}) → offset=${x.offset} size=${x.size} flags=${hexFlags(x.flags)}`, 'where to pread/pwrite/mmap the region in the device fd', 'ok'));
-      o.emit(
+      return o.emit(
         { regions: r.map(({ index, offset, size, flags, flagNames, start }) => ({ index, offset, size, flags, flagNames, start })) },
         r.length
           ? table([['index', 'offset', 'size', 'flags', 'names', 'phys'], ...r.map((x) => [String(x.index), x.offset, x.size, hexFlags(x.flags), x.flagNames.join('|'), x.start + (x.mmap ? '' : '  (not page-aligned: no mmap)')])])
@@ -44,7 +53,7 @@ export async function infoCmd(o: Out, what: 'info' | 'regions' | 'irqs', name: s
     } else {
       const q = irqInfo(dev);
       q.forEach((x) => sys.record(`ioctl(device, VFIO_DEVICE_GET_IRQ_INFO, {argsz=16, index=${x.index}}) → count=1 flags=${hexFlags(x.flags)}`, 'each platform IRQ is its own index with one vector', 'ok'));
-      o.emit(
+      return o.emit(
         { irqs: q.map(({ index, count, flags, flagNames }) => ({ index, count, flags, flagNames })) },
         q.length
           ? table([['index', 'count', 'flags', 'names', 'trigger'], ...q.map((x) => [String(x.index), '1', hexFlags(x.flags), x.flagNames.join('|'), x.level ? 'level (automasked: unmask after each)' : 'edge'])])
@@ -52,7 +61,7 @@ export async function infoCmd(o: Out, what: 'info' | 'regions' | 'irqs', name: s
         sys.steps,
       );
     }
-  });
+  }
 }
 
 export async function ownerCmd(o: Out, what: 'open' | 'close' | 'start' | 'stop' | 'reset' | 'unmask', name: string, owner: string | undefined, index = 0): Promise<void> {
@@ -110,8 +119,23 @@ export async function killCmd(o: Out, name: string): Promise<void> {
 }
 
 export async function policyCmd(o: Out, name: string, onoff: string): Promise<void> {
-  if (name !== 'generic-reset') throw new UsageError(`unknown policy "${name}"`, 'known: generic-reset');
+  if (name !== 'generic-reset' && name !== 'dma-exec') throw new UsageError(`unknown policy "${name}"`, 'known: generic-reset, dma-exec');
   if (onoff !== 'on' && onoff !== 'off') throw new UsageError('say on or off');
+  if (name === 'dma-exec') {
+    await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
+      sys.record('# (none on mainline Linux)', 'VFIO_DMA_MAP_FLAG_EXEC / VFIO_IOMMU_PROT_EXEC were in the 2014 ARM RFC only: mainline gave bit 2 of the map flags to VFIO_DMA_MAP_FLAG_VADDR');
+      m.options.dmaExecWhatIf = onoff === 'on';
+      o.emit(
+        { policy: name, enabled: m.options.dmaExecWhatIf, inMainline: false },
+        onoff === 'on'
+          ? 'WHAT-IF (never merged): vfioctl map --exec now sets VFIO_DMA_MAP_FLAG_EXEC (1 << 2), mapped to IOMMU_EXEC, after checking the VFIO_IOMMU_PROT_EXEC extension, as the 2014 vfio-platform RFC proposed.\n' +
+            'A later iteration inverted it to VFIO_DMA_MAP_FLAG_NOEXEC; neither was merged, and mainline uses bit 2 for VFIO_DMA_MAP_FLAG_VADDR.\n'
+          : 'dma-exec what-if is off (mainline behaviour)\n',
+        sys.steps,
+      );
+    });
+    return;
+  }
   await withMachine(o.ctx, o.g, 'write', ({ m, sys }) => {
     sys.record('# (none on mainline Linux)', 'the generic reset-controller path was never merged: only a kernel carrying that series could reset through "resets"');
     m.options.genericResetWhatIf = onoff === 'on';
