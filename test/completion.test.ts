@@ -9,10 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, symlinkSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Command } from 'commander';
-import { run, tempState, stateBytes, REPO, ok } from './helpers.js';
+import { run, tempState, stateBytes, REPO, ok, testContext } from './helpers.js';
 import { expectRefused } from './refuse.js';
-import { registerCommands } from '../src/cli/commands/index.js';
+import { programForCompletion } from '../src/cli/main.js';
 import { completionSpec } from '../src/cli/commands/completion.js';
 
 const ETH = 'fff51000.ethernet';
@@ -146,8 +145,7 @@ test('completion and __complete usage errors exit 2 and change nothing', async (
 });
 
 test('the scripts are generated from the commander program: every command, option and argument is covered', async () => {
-  const program = new Command();
-  registerCommands(program, () => async () => {});
+  const program = await programForCompletion(testContext(tempState(), { stdout: '', stderr: '' }));
   const spec = completionSpec(program);
   assert.deepEqual(spec.unmapped, [], 'every argument and option value has a completion kind (add new ones to ARG_KINDS/OPT_KINDS)');
   const s = tempState();

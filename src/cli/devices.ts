@@ -92,7 +92,29 @@ export function activityLabel(dev: Device): string {
   return 'running';
 }
 
-export function deviceJson(m: Machine, dev: Device): Record<string, unknown> {
+/** A device as `status --json` and `show --json` print it (SPEC §3: the first six fields are kept stable). */
+export interface DeviceJson {
+  name: string;
+  bus: Device['bus'];
+  compatible: string[];
+  driver: string | null;
+  driverOverride: string | null;
+  iommuGroup: number | null;
+  ofNode: string;
+  modalias: string;
+  regions: { index: number; start: string; size: string }[];
+  irqs: { index: number; hwirq: number; trigger: string; controller: string }[];
+  resets: { controller: string; args: number[]; sharedWith: string[] }[];
+  reset: (ResetMethod & { label: string; notInMainline: boolean }) | null;
+  vfio: { index: number; flags: number; openCount: number } | null;
+  owner: string | null;
+  activity: { state: string; dmaWrites: number; dmaFaults: number; irqsRaised: number[]; masked: boolean[] };
+  group: { id: number; owner: string | null } | null;
+  /** bound to a VFIO driver, a host driver, or none */
+  driverKind: 'vfio' | 'host' | 'none';
+}
+
+export function deviceJson(m: Machine, dev: Device): DeviceJson {
   const reset = resetPreview(m, dev);
   return {
     name: dev.name,
@@ -117,5 +139,6 @@ export function deviceJson(m: Machine, dev: Device): Record<string, unknown> {
       masked: dev.activity.masked,
     },
     group: dev.iommuGroup === null ? null : { id: dev.iommuGroup, owner: findGroup(m, dev.iommuGroup)?.owner ?? null },
+    driverKind: driverKind(m, dev),
   };
 }

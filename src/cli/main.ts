@@ -1,11 +1,12 @@
 /**
- * vfioctl entry point: parse the command line (commander), run one command, render
- * its result (human or --json), map errors to exit statuses. Commands are imported
- * only when they run.
+ * vfioctl entry point: the program and its global options (commander); the definitions
+ * the command line needs (src/cli/commands/index.ts) are loaded and handed to the runner
+ * (src/cli/runner.ts), which runs and renders them and maps errors to exit statuses.
  */
 import { Command, CommanderError } from 'commander';
 import { type Context, processContext } from './context.js';
-import { describeError, colorWanted, makeStyle, explainText, EXIT, type Style } from './output.js';
+import { colorWanted, makeStyle, explainText, EXIT, type Style } from './output.js';
+import { invocation, register, loadFor, reportError, commandWords, type Invocation } from './runner.js';
 import type { GlobalOpts } from './session.js';
 import type { Step } from './sys.js';
 
@@ -32,10 +33,60 @@ Exit status:
 State file: --state FILE, else $VFIOCTL_STATE, else $XDG_STATE_HOME/vfioctl/state.json,
 else ~/.local/state/vfioctl/state.json. With none yet, the bundled default machine boots.`;
 
-export async function main(argv: string[], ctx: Context): Promise<number> {
+/** The program: name, description, the global options, exit statuses in --help, errors through the context. */
+function globalOptions(program: Command, argv: readonly string[], rawCtx: Context): Command {
+  return program
+    .name('vfioctl')
+    .description('Simulate how Linux hands a platform device to user space through VFIO:\ndriver_override, unbind, bind/drivers_probe, IOMMU groups, VFIO info and reset.')
+    .version(VERSION, '--version', 'print the version')
+    .option('--state <file>', 'state file (the simulated machine)')
+    .option('--json', 'print one JSON document on stdout (errors as JSON on stderr)')
+    .option('--explain', 'also print the shell lines / ioctls a real system needs for this step, with the reason for each')
+    .option('--no-color', 'no colour (also NO_COLOR)')
+    .option('-q, --quiet', 'no notes on stderr')
+    .option('--dry-run', 'run the command but do not save the machine')
+    .addHelpText('after', EXIT_HELP)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => rawCtx.stdout.write(s),
+      writeErr: (s) => rawCtx.stderr.write(s),
+      outputError: (s, write) => {
+        if (argv.includes('--json')) rawCtx.stderr.write(JSON.stringify({ error: { code: 'USAGE', message: s.trim().replace(/^error: /, '') } }) + '\n');
+        else write(s.replace(/^error: /, 'vfioctl: '));
+      },
+    });
+
+}
+
+/** Every command on a commander program (completion and its tests read it). */
+export async function allCommands(program: Command, inv: Invocation, action: LegacyAction): Promise<void> {
+  const { COMMANDS } = await import('./commands/index.js');
+  for (const e of COMMANDS) register(program, (await e.load()).default, inv);
+  const { registerCommands } = await import('./commands/legacy.js');
+  registerCommands(program, action);
+}
+
+/** The whole program, its actions doing nothing (for tests of what completion reads from it). */
+export async function programForCompletion(ctx: Context): Promise<Command> {
+  const program = new Command();
+  globalOptions(program, [], ctx);
+  await allCommands(program, invocation(ctx, () => program.opts() as GlobalOpts), () => async () => {});
+  return program;
+}
+
+export type LegacyAction = (fn: (o: Out, ...args: never[]) => Promise<void>) => (...args: unknown[]) => Promise<void>;
+
+export async function main(argv: string[], rawCtx: Context): Promise<number> {
   let exit: number = EXIT.OK;
+  if (commandWords(argv).length === 0 && argv.includes('--version') && !argv.includes('--help')) {
+    rawCtx.stdout.write(VERSION + '\n');
+    return EXIT.OK;
+  }
   const program = new Command();
   const g = (): GlobalOpts => program.opts() as GlobalOpts;
+  const inv = invocation(rawCtx, g);
+  const ctx = inv.ctx;
   let out: Out | null = null;
   const getOut = async (): Promise<Out> => {
     if (out) return out;
@@ -47,7 +98,8 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
       st,
       emit(data, text, steps = []) {
         if (opts.json) {
-          const doc = opts.explain ? { ...data, explain: steps } : data;
+          const doc: Record<string, unknown> = opts.explain ? { ...data, explain: steps } : { ...data };
+          if (inv.notes.length) doc['notices'] = inv.notes;
           ctx.stdout.write(JSON.stringify(doc, null, 2) + '\n');
           return;
         }
@@ -66,29 +118,12 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
       await (fn as (o: Out, ...a: unknown[]) => Promise<void>)(o, ...args);
     };
 
-  program
-    .name('vfioctl')
-    .description('Simulate how Linux hands a platform device to user space through VFIO:\ndriver_override, unbind, bind/drivers_probe, IOMMU groups, VFIO info and reset.')
-    .version(VERSION, '--version', 'print the version')
-    .option('--state <file>', 'state file (the simulated machine)')
-    .option('--json', 'print one JSON document on stdout (errors as JSON on stderr)')
-    .option('--explain', 'also print the shell lines / ioctls a real system needs for this step, with the reason for each')
-    .option('--no-color', 'no colour (also NO_COLOR)')
-    .option('-q, --quiet', 'no notes on stderr')
-    .option('--dry-run', 'run the command but do not save the machine')
-    .addHelpText('after', EXIT_HELP)
-    .showSuggestionAfterError(true)
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => ctx.stdout.write(s),
-      writeErr: (s) => ctx.stderr.write(s),
-      outputError: (s, write) => {
-        if (argv.includes('--json')) ctx.stderr.write(JSON.stringify({ error: { code: 'USAGE', message: s.trim().replace(/^error: /, '') } }) + '\n');
-        else write(s.replace(/^error: /, 'vfioctl: '));
-      },
-    });
+  globalOptions(program, argv, rawCtx);
 
-  const { registerCommands } = await import('./commands/index.js');
+  const { COMMANDS } = await import('./commands/index.js');
+  for (const def of await loadFor(COMMANDS, argv)) register(program, def, inv);
+  // commands not yet converted to definitions
+  const { registerCommands } = await import('./commands/legacy.js');
   registerCommands(program, action);
   const ran = { top: null as string | null };
   program.hook('preAction', (_p, cmd) => {
@@ -107,14 +142,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
       if (e.code === 'commander.executeSubCommandAsync') return EXIT.OK;
       return EXIT.USAGE;
     }
-    const rep = describeError(e);
-    exit = rep.exit;
-    if (ctx.env['VFIOCTL_DEBUG'] && e instanceof Error) ctx.stderr.write((e.stack ?? '') + '\n');
-    if (g().json) ctx.stderr.write(JSON.stringify({ error: rep.json }) + '\n');
-    else {
-      const st = await makeStyle(colorWanted(ctx, g().color === false, 'stderr'));
-      ctx.stderr.write(rep.lines.map((l, i) => (i === 0 ? st.red('vfioctl: ') + l : l.startsWith('hint:') ? st.yellow('hint:') + l.slice(5) : l)).join('\n') + '\n');
-    }
+    exit = await reportError(e, inv);
   }
   if (ran.top !== null && !NO_LESSON_CHECK.has(ran.top)) await lessonCheck(await getOut(), failure);
   return exit;

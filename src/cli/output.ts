@@ -53,11 +53,16 @@ export function table(rows: string[][], style?: (col: number, cell: string, row:
     .join('\n') + '\n';
 }
 
-export function explainText(steps: readonly Step[], st: Style): string {
+/**
+ * The real-system lines of --explain. `refused`: the command failed; the lines are what a
+ * real system would have run up to the write the kernel refused, which is marked.
+ */
+export function explainText(steps: readonly Step[], st: Style, opts: { refused?: boolean } = {}): string {
   if (steps.length === 0) return '';
-  let out = '';
+  let out = opts.refused ? st.dim('# on a real system (the kernel refused the step marked REFUSED; nothing after it ran):') + '\n' : '';
   for (const s of steps) {
-    out += st.dim(`# ${s.why}`) + '\n' + s.command + resultNote(s, st) + '\n';
+    const refused = opts.refused === true && s.result !== undefined && /^E[A-Z0-9]+$/.test(s.result);
+    out += st.dim(`# ${s.why}`) + '\n' + s.command + (refused ? st.red(`   # → ${s.result}: REFUSED by the kernel`) : resultNote(s, st)) + '\n';
   }
   return out;
 }

@@ -8,9 +8,9 @@ import * as fs from 'node:fs';
 import type { Context } from './context.js';
 import type { Machine } from '../base/machine.js';
 import { statePath, readState, writeState, acquireLock } from '../state/store.js';
-import { tick, logSince } from '../klog/klog.js';
+import { tick } from '../klog/klog.js';
 import { Sys } from './sys.js';
-import { UsageError, KernelError } from '../base/errors.js';
+import { UsageError } from '../base/errors.js';
 import type { DeviceTree } from '../devicetree/tree.js';
 import { activeLesson, scratchPath } from '../state/lessons.js';
 
@@ -72,9 +72,9 @@ export function resolveTreeName(ctx: Context, name: string): string {
 }
 
 export async function loadTree(ctx: Context, name: string, includeDirs: string[] = []): Promise<DeviceTree> {
-  const { readTreeFile } = await import('../devicetree/read.js');
+  const { readTreeFile } = await import('../devicetree/formats/read.js');
   const file = resolveTreeName(ctx, name);
-  const tree = await readTreeFile(file, { includeDirs });
+  const tree = await readTreeFile(file, { includeDirs, cwd: ctx.cwd });
   // show bundled trees by their short name
   if (path.dirname(file) === ctx.treesDir) tree.file = `devicetrees/${path.basename(file)}`;
   else tree.file = name;
@@ -115,14 +115,7 @@ export async function withMachine<T>(ctx: Context, g: GlobalOpts, mode: 'read' |
       const { advance } = await import('../userspace/owner.js');
       advance(m);
     }
-    const logBefore = m.log.length;
-    let result: T;
-    try {
-      result = await fn({ m, sys: new Sys(m), path: p });
-    } catch (e) {
-      if (e instanceof KernelError) e.dmesg = logSince(m, logBefore);
-      throw e;
-    }
+    const result = await fn({ m, sys: new Sys(m), path: p });
     if (!g.dryRun) writeState(p, m);
     return result;
   } finally {

@@ -42,6 +42,16 @@ export function logSince(m: Machine, before: number): string[] {
   return m.log.slice(before).map((l) => l.text);
 }
 
+/**
+ * The texts of the lines stamped after `us` (what one command logged, taken by the clock:
+ * timestamps strictly increase, so this holds however much of the ring was trimmed since).
+ */
+export function logAfter(m: Machine, us: number): string[] {
+  let i = m.log.length;
+  while (i > 0 && m.log[i - 1]!.t > us) i--;
+  return m.log.slice(i).map((l) => l.text);
+}
+
 /** `[    1.234567] ` as dmesg prints it. */
 export function formatTimestamp(us: number): string {
   const s = Math.floor(us / 1_000_000);

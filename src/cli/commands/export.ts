@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Out } from '../main.js';
-import { withMachine } from '../session.js';
+import { withMachineLogged as withMachine } from '../runner.js';
 import { shq, type Sys } from '../sys.js';
 import { KernelError } from '../../base/errors.js';
 import { isErrnoName, errnoText, type ErrnoName } from '../../base/errno.js';

@@ -1,6 +1,6 @@
 /** passthrough and restore: the whole sequence, each step shown and verified; stops at the first refusal. */
 import type { Out } from '../main.js';
-import { withMachine } from '../session.js';
+import { withMachineLogged as withMachine } from '../runner.js';
 import { lookupDevice } from '../devices.js';
 import { isLoaded, modprobe } from '../../base/module.js';
 import { devPath, whatIfNotes } from './binding.js';

@@ -1,6 +1,6 @@
 /** info, regions, irqs (VFIO info ioctls); open, close, kill, start, stop, reset, unmask; policy. */
 import type { Out } from '../main.js';
-import { withMachine } from '../session.js';
+import { withMachineLogged as withMachine } from '../runner.js';
 import { lookupDevice } from '../devices.js';
 import { KernelError, UsageError } from '../../base/errors.js';
 import { deviceInfo, regionInfo, irqInfo } from '../../vfio/info.js';

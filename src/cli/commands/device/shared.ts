@@ -1,25 +1,33 @@
 /**
- * Behind the device fd: read/write (pread/pwrite or mmap of a region), irq
- * (VFIO_DEVICE_SET_IRQS and the eventfds), map/unmap (VFIO_IOMMU_MAP_DMA/UNMAP_DMA),
- * mem (the owner's mapped memory) and fault (injected hardware faults). Each `run…`
- * returns data and a text; nothing here prints.
+ * Behind the device fd, shared by the commands of this folder: read/write (pread/pwrite
+ * or mmap of a region), irq (VFIO_DEVICE_SET_IRQS and the eventfds), map/unmap
+ * (VFIO_IOMMU_MAP_DMA/UNMAP_DMA), mem (the owner's mapped memory) and fault (injected
+ * hardware faults). Each `run…` returns its data and the human text (`text`, which the
+ * command's render() prints and --json leaves out); nothing here prints.
  */
-import type { Machine, Device, Owner } from '../../base/machine.js';
-import { KernelError, UsageError } from '../../base/errors.js';
-import type { Sys } from '../sys.js';
-import { lookupDevice } from '../devices.js';
-import { fdOwner, findOwner } from '../../userspace/owner.js';
-import { regionRead, regionWrite, type Access } from '../../vfio/rw.js';
-import { setIrqs, eventfdRead, IRQ_SET } from '../../vfio/irq.js';
-import { mapDma, unmapDma, readMemory, iommuGetInfo, DMA_MAP_FLAG, flagNames } from '../../vfio/dma.js';
-import { modelOf, modelName, FAULT_KINDS } from '../../userspace/registers.js';
-import { logSince } from '../../klog/klog.js';
-import { kernelLines } from '../output.js';
+import type { Machine, Device, Owner } from '../../../base/machine.js';
+import { KernelError, UsageError } from '../../../base/errors.js';
+import type { Sys } from '../../sys.js';
+import { lookupDevice } from '../../devices.js';
+import { fdOwner, findOwner } from '../../../userspace/owner.js';
+import { regionRead, regionWrite, type Access } from '../../../vfio/rw.js';
+import { setIrqs, eventfdRead, IRQ_SET } from '../../../vfio/irq.js';
+import { mapDma, unmapDma, readMemory, iommuGetInfo, DMA_MAP_FLAG, flagNames } from '../../../vfio/dma.js';
+import { modelOf, modelName, FAULT_KINDS } from '../../../userspace/registers.js';
 
 export interface Result {
   data: Record<string, unknown>;
   text: string;
 }
+
+/** run()'s data: the JSON fields, with the human text kept out of JSON.stringify */
+export function asData(r: Result): Record<string, unknown> {
+  const d = { ...r.data };
+  Object.defineProperty(d, 'text', { value: r.text, enumerable: false });
+  return d;
+}
+
+export const renderText = (d: object): string => (d as { text?: string }).text ?? '';
 
 const OWNER_RE = /^[A-Za-z0-9._-]{1,32}$/;
 
@@ -80,14 +88,12 @@ export function runWrite(m: Machine, sys: Sys, name: string, a: Access, value: b
   const dev = lookupDevice(m, name);
   const o = fdOwner(m, dev, owner);
   if (value >= 1n << BigInt(a.width * 8)) throw new UsageError(`VALUE 0x${value.toString(16)} does not fit in ${a.width} byte(s)`);
-  const before = m.log.length;
   const r = regionWrite(m, sys, dev, a, value);
   const reg = regName(dev, a.region, a.offset);
-  const dmesg = logSince(m, before);
   const state = dev.activity.running ? 'engine running' : 'engine stopped';
   return {
-    data: { device: dev.name, owner: o.name, region: a.region, offset: '0x' + a.offset.toString(16), width: a.width, bytes: r.bytes, value: r.value, register: reg || null, mmap: a.mmap, pos: r.pos, ops: r.ops, running: dev.activity.running, dmesg },
-    text: `${dev.name} region ${a.region} +0x${a.offset.toString(16)}${reg ? ` ${reg}` : ''} = ${r.value}${r.bytes < a.width ? `  (short write: ${r.bytes} of ${a.width} bytes)` : ''}; ${state}\n` + kernelLines(dmesg),
+    data: { device: dev.name, owner: o.name, region: a.region, offset: '0x' + a.offset.toString(16), width: a.width, bytes: r.bytes, value: r.value, register: reg || null, mmap: a.mmap, pos: r.pos, ops: r.ops, running: dev.activity.running },
+    text: `${dev.name} region ${a.region} +0x${a.offset.toString(16)}${reg ? ` ${reg}` : ''} = ${r.value}${r.bytes < a.width ? `  (short write: ${r.bytes} of ${a.width} bytes)` : ''}; ${state}\n` ,
   };
 }
 
@@ -110,7 +116,6 @@ export function runIrq(m: Machine, sys: Sys, name: string, indexArg: string, act
   const count = opts.count === undefined ? (action === 'disable' ? 0 : 1) : Number(parseNum('--count', opts.count, 0xffffffffn));
   const dev = lookupDevice(m, name);
   const o = fdOwner(m, dev, ownerArg(opts.owner));
-  const before = m.log.length;
   if (action === 'read') {
     const ev = dev.vfio?.triggers?.[index] ?? null;
     if (!ev) throw new KernelError('EBADF', { op: 'read', message: `IRQ index ${index} of ${dev.name} has no trigger eventfd`, reason: { kind: 'no-trigger', device: dev.name, index } });
@@ -122,7 +127,6 @@ export function runIrq(m: Machine, sys: Sys, name: string, indexArg: string, act
     : action === 'disable' ? IRQ_SET.DATA_NONE | IRQ_SET.ACTION_TRIGGER
     : (IRQ_SET.DATA_NONE | (action === 'mask' ? IRQ_SET.ACTION_MASK : IRQ_SET.ACTION_UNMASK));
   const fired = setIrqs(m, sys, dev, o, { index, start, count, flags, ...(opts.eventfd ? { eventfd: opts.eventfd } : {}) });
-  const dmesg = logSince(m, before);
   const masked = dev.activity.masked[index] ?? false;
   const ev = dev.vfio?.triggers?.[index] ?? null;
   const lines = [
@@ -132,8 +136,8 @@ export function runIrq(m: Machine, sys: Sys, name: string, indexArg: string, act
   else if (fired.length && opts.eventfd) lines.push(`IRQ ${fired.join(', ')} fired the moment the trigger was set: the line was already asserted or an edge was pending`);
   if (masked) lines.push(`IRQ ${index} is masked (automasked after it fired): unmask it to receive the next one`);
   return {
-    data: { device: dev.name, owner: o.name, index, action, flags, fired, masked, eventfd: ev, eventfds: { ...(o.eventfds ?? {}) }, irqsRaised: dev.activity.irqsRaised, dmesg },
-    text: lines.map((l) => l + '\n').join('') + kernelLines(dmesg),
+    data: { device: dev.name, owner: o.name, index, action, flags, fired, masked, eventfd: ev, eventfds: { ...(o.eventfds ?? {}) }, irqsRaised: dev.activity.irqsRaised },
+    text: lines.map((l) => l + '\n').join(''),
   };
 }
 
