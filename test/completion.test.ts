@@ -106,7 +106,7 @@ test('__complete: names from the machine, read-only; the default machine without
   assert.ok(drivers.includes('calxedaxgmac') && drivers.includes('vfio-platform') && drivers.includes('vfio-amba'));
   assert.deepEqual(lines(await ok(s, '__complete', 'loaded')), ['vfio', 'vfio_iommu_type1', 'vfio_platform_base', 'vfio_platform', 'vfio_platform_calxedaxgmac']);
   assert.ok(lines(await ok(s, '__complete', 'modules')).includes('vfio-platform'));
-  assert.deepEqual(lines(await ok(s, '__complete', 'trees')), ['default', 'highbank', 'p4080']);
+  assert.deepEqual(lines(await ok(s, '__complete', 'trees')), ['default', 'highbank', 'p4080', 'xgmac-twins']);
   assert.deepEqual(lines(await ok(s, '__complete', 'sysfs', '')), ['/sys/', '/dev/']);
   assert.deepEqual(lines(await ok(s, '__complete', 'sysfs', '/dev/vfio/')), ['/dev/vfio/0', '/dev/vfio/vfio']);
   assert.deepEqual(lines(await ok(s, '__complete', 'sysfs', `/sys/bus/platform/devices/${ETH}/d`)), [

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Out } from '../main.js';
-import { mainStatePath, bootDefault, lockTimeoutMs } from '../session.js';
+import { mainStatePath, bootDefault, loadTree, lockTimeoutMs } from '../session.js';
 import { readState, writeState, acquireLock } from '../../state/store.js';
 import { activeLesson, setActiveLesson, scratchPath, readProgress, writeProgress, type LessonProgress } from '../../state/lessons.js';
 import { SCENARIOS, findScenario } from '../../teach/lessons/index.js';
@@ -62,7 +62,8 @@ async function start(o: Out, main: string, s: Scenario, restart: boolean): Promi
   let p = progress.get(s.name);
   const resume = !restart && p !== undefined && !p.done && fs.existsSync(scratch);
   if (!resume) {
-    const m = await bootDefault(o.ctx);
+    // the tree the lesson names (every lesson but registers boots the default one)
+    const m = s.tree === 'default' ? await bootDefault(o.ctx) : (await import('../../base/boot.js')).boot(await loadTree(o.ctx, s.tree));
     const lock = acquireLock(scratch, lockTimeoutMs(o.ctx));
     try {
       writeState(scratch, m);
