@@ -188,3 +188,22 @@ test('11.9: info on a device nobody has open logs two resets; EBUSY while an own
   await refused(s, 1, 'ENOENT', 'info', DMA);
   await refused(s, 1, 'ENODEV', 'info', 'fff70000.watchdog');
 });
+
+test('the new state fields are shape-checked: a bad register value or memory record is refused with exit 4, the file untouched', async () => {
+  const s = await machine('default', ['passthrough', ETH], ['open', ETH, '--owner', 'qemu'], ['start', ETH]);
+  const fs = await import('node:fs');
+  const good = fs.readFileSync(s, 'utf8');
+  for (const [what, edit] of [
+    ['register', (d: { machine: Machine }) => void (d.machine.devices.find((x) => x.name === ETH)!.hw!.regs['0:f18'] = -1)],
+    ['memory', (d: { machine: Machine }) => void (Object.assign(d.machine.owners[0]!.dma!.memory, { '0x100000': 'zz' }))],
+    ['fault', (d: { machine: Machine }) => void (d.machine.devices.find((x) => x.name === ETH)!.faults = ['melts'])],
+  ] as const) {
+    const doc = JSON.parse(good) as { machine: Machine };
+    edit(doc);
+    const text = JSON.stringify(doc);
+    fs.writeFileSync(s, text);
+    const r = await run(s, 'read', ETH, '0', '0xf18');
+    assert.equal(r.code, 4, `${what}: ${r.stderr}`);
+    assert.equal(fs.readFileSync(s, 'utf8'), text, `${what}: the file is left as it is`);
+  }
+});

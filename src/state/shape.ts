@@ -107,7 +107,16 @@ const RESET_METHOD: Check = (v, at) => {
   else if (v['kind'] === 'reset-controller') obj({ controller: str, args: arrayOf(int) })(v, at);
   else if (v['kind'] !== 'acpi') bad(`${at}.kind`, '"module", "acpi" or "reset-controller"', v['kind']);
 };
-const VFIO: Fields = { index: count, reset: nullable(RESET_METHOD), openCount: count, flags: count };
+const VFIO: Fields = { index: count, reset: nullable(RESET_METHOD), openCount: count, flags: count, triggers: opt(arrayOf(nullable(str))) };
+const u32: Check = (v, at) => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) bad(at, 'a 32-bit register value', v);
+};
+const memChunk: Check = (v, at) => {
+  if (typeof v !== 'string' || !/^[0-9a-f]{32}$/.test(v)) bad(at, '16 bytes as 32 lowercase hex digits', v);
+};
+/** src/userspace/registers.ts: the register file behind the MMIO regions */
+const HW: Fields = { regs: recordOf(u32), seq: count, edgePending: arrayOf(bool) };
+const DMA_MAPPING: Fields = { iova: hex, size: hex, flags: count };
 const OF: Fields = { name: str, fullName: str, type: nullable(str), compatible: arrayOf(str), aliases: arrayOf(str) };
 const DEVICE: Fields = {
   name,
@@ -120,6 +129,9 @@ const DEVICE: Fields = {
   resets: arrayOf(obj(RESET_LINE)),
   periphid: opt(count),
   acpiRst: opt(bool),
+  registerModel: opt(oneOf('generic', 'xgmac', 'amd-xgbe', 'flexrm')),
+  faults: opt(arrayOf(oneOf('reset-fails', 'phy-timeout', 'mac-reset-fails', 'ring-timeout'))),
+  hw: opt(obj(HW)),
   driver: nullable(name),
   driverOverride: nullable(text),
   vfio: nullable(obj(VFIO)),
@@ -143,7 +155,16 @@ const MODULE_INFO: Fields = {
   drivers: arrayOf(name),
   depends: arrayOf(name),
 };
-const OWNER: Fields = { name: str, pid: count, alive: bool, groups: arrayOf(count), devices: arrayOf(name), iova: IOVA };
+const OWNER: Fields = {
+  name: str,
+  pid: count,
+  alive: bool,
+  groups: arrayOf(count),
+  devices: arrayOf(name),
+  iova: IOVA,
+  eventfds: opt(recordOf(count)),
+  dma: opt(obj({ mappings: arrayOf(obj(DMA_MAPPING)), memory: recordOf(memChunk) })),
+};
 const LOG: Fields = { t: count, level: count, text };
 const MACHINE: Fields = {
   model: str,
@@ -159,7 +180,7 @@ const MACHINE: Fields = {
   owners: arrayOf(obj(OWNER)),
   nextPid: count,
   log: arrayOf(obj(LOG)),
-  options: obj({ legacyMessages: bool, genericResetWhatIf: bool }),
+  options: obj({ legacyMessages: bool, genericResetWhatIf: bool, dmaExecWhatIf: opt(bool) }),
   lessons: opt(any),
 };
 

@@ -106,7 +106,6 @@ export function setIrqs(m: Machine, rec: Recorder, dev: Device, owner: Owner, s:
       throw new KernelError('ENOTTY', { op: 'ioctl', message: 'VFIO_DEVICE_SET_IRQS: Inappropriate ioctl for device', hint: 'the action must be exactly one of MASK, UNMASK, TRIGGER' });
     }
     const q = info[s.index]!;
-    const t = triggers(dev);
     const i = s.index;
     if (action === IRQ_SET.ACTION_MASK || action === IRQ_SET.ACTION_UNMASK) {
       if (s.start !== 0 || s.count !== 1) throw einval('MASK and UNMASK take start 0 and count 1 (one vector per platform IRQ index)');
@@ -118,10 +117,11 @@ export function setIrqs(m: Machine, rec: Recorder, dev: Device, owner: Owner, s:
     }
     // TRIGGER
     if (s.count === 0 && data === IRQ_SET.DATA_NONE) {
-      t[i] = null; // disable
+      triggers(dev)[i] = null; // disable
       return [];
     }
     if (s.start !== 0 || s.count !== 1) throw einval('TRIGGER takes start 0 and count 1 (or count 0 with DATA_NONE to disable)');
+    const t = triggers(dev);
     if (data === IRQ_SET.DATA_EVENTFD) {
       t[i] = null; // the old eventfd goes first, the line is disabled
       if (s.eventfd) {
