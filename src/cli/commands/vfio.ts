@@ -112,7 +112,7 @@ export async function killCmd(o: Out, name: string): Promise<void> {
     const still = released.map((n) => m.devices.find((d) => d.name === n)!).filter((d) => d.activity.running);
     const dmesg = logSince(m, before);
     const lines = [`'${owner.name}' (pid ${owner.pid}) killed; the kernel released ${released.join(', ') || 'nothing'}`];
-    for (const d of still) lines.push(`WARNING: ${d.name} is STILL RUNNING: no reset function quiesced it; its DMA now faults in the IOMMU and its IRQs wait for the next owner`);
+    for (const d of still) lines.push(`WARNING: ${d.name} is STILL RUNNING: ${d.vfio?.reset ? 'its reset function did not stop it (an injected fault: see vfioctl fault)' : 'no reset function quiesced it'}; its DMA now faults in the IOMMU and its IRQs wait for the next owner`);
     for (const n of released) if (!still.some((d) => d.name === n)) lines.push(`${n}: quiet (reset on release)`);
     o.emit({ owner: owner.name, pid: owner.pid, released, stillRunning: still.map((d) => d.name), dmesg }, lines.map((l) => l + '\n').join('') + kernelLines(dmesg), sys.steps);
   });
