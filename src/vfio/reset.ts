@@ -3,7 +3,9 @@
  * reset routine behind first open, last close and VFIO_DEVICE_RESET, and the reset
  * operations themselves as the register reads and writes the kernel modules make
  * (drivers/vfio/platform/reset/vfio_platform_{calxedaxgmac,amdxgbe,bcmflexrm}.c).
- * The reset *lookup* (which handler a device gets) is probe-time work in ./platform.ts.
+ * The reset lookup is here too (vfio_platform_lookup_reset, vfio_platform_get_reset, the
+ * `vfio-reset:<compat>` alias of module_vfio_reset_handler; since v6.18 each handler
+ * prints a dev_err_once deprecation notice when it first runs).
  *
  * A fault injected on the device (`reset-fails`, `phy-timeout`, `mac-reset-fails`,
  * `ring-timeout`) makes the hardware or the mapping misbehave the way each module can
@@ -11,9 +13,52 @@
  */
 import type { Machine, Device, ResetMethod } from '../base/machine.js';
 import type { ErrnoName } from '../base/errno.js';
-import { devInfo, devWarn, printk, KERN_WARNING } from '../klog/klog.js';
+import { devErr, devInfo, devWarn } from '../klog/klog.js';
+import { requestModule } from '../base/module.js';
 import { mmioRead, mmioWrite, XGMAC, XGBE, FLEXRM, GENERIC_SOFT_RESET, flexrmRings } from '../userspace/registers.js';
 import { syncActivity } from '../userspace/engine.js';
+
+/** vfio_platform_lookup_reset: exact strcmp of the first compatible in the handler list. */
+function lookupReset(m: Machine, compat: string): ResetMethod | null {
+  const h = m.resetHandlers.find((r) => r.compatible === compat);
+  return h ? { kind: 'module', module: h.module, compatible: compat } : null;
+}
+
+/**
+ * The what-if generic reset-controller path (Geert Uytterhoeven's series, never merged):
+ * exactly one `resets` line that no other device uses.
+ */
+export function genericResetCandidate(dev: Device): ResetMethod | null {
+  if (dev.resets.length !== 1) return null;
+  const line = dev.resets[0]!;
+  if (line.sharedWith.length > 0) return null;
+  return { kind: 'reset-controller', controller: line.controller, args: line.args };
+}
+
+/** vfio_platform_get_reset: ACPI _RST, else a registered handler, else request_module("vfio-reset:<compat>") and look again. */
+export function getReset(m: Machine, dev: Device, compat: string): ResetMethod | null {
+  if (dev.acpiRst) return { kind: 'acpi' };
+  let r = lookupReset(m, compat);
+  if (!r) {
+    requestModule(m, `vfio-reset:${compat}`);
+    r = lookupReset(m, compat);
+  }
+  if (!r && m.options.genericResetWhatIf) r = genericResetCandidate(dev);
+  return r;
+}
+
+/**
+ * dev_err_once in a module: printed the first time after each load of `module`
+ * (the once-flag lives in the module's data, so rmmod + modprobe prints it again).
+ */
+export function devErrOnce(m: Machine, module: string, dev: Device, text: string): void {
+  const mod = m.modules.find((x) => x.name === module);
+  if (!mod) return;
+  const once = (mod.once ??= []);
+  if (once.includes(text)) return;
+  once.push(text);
+  devErr(m, dev, text);
+}
 
 /** What vfio_platform_call_reset returned: 0, or a negative errno with its name. */
 export interface ResetResult {
@@ -120,21 +165,23 @@ function resetOperation(m: Machine, dev: Device, r: ResetMethod): Omit<ResetResu
   }
 }
 
-/** vfio_platform_call_reset with the messages of open/close/ioctl. */
+/**
+ * vfio_platform_call_reset, with the messages of open, close and VFIO_DEVICE_RESET:
+ * `VFIO: reset` (info) before the handler runs, then the handler's own lines. No reset:
+ * `VFIO: no reset function found!` (warn) and -EINVAL.
+ */
 export function callReset(m: Machine, dev: Device): ResetResult {
   const r = dev.vfio?.reset ?? null;
   if (!r) {
     devWarn(m, dev, 'VFIO: no reset function found!');
     return { ran: false, ...fail('EINVAL') };
   }
-  if (r.kind === 'module') {
-    const h = m.resetHandlers.find((x) => x.module === r.module);
-    if (h && h.deprecation && !h.warned) {
-      printk(m, KERN_WARNING, h.deprecation);
-      h.warned = true;
-    }
-  }
   devInfo(m, dev, 'VFIO: reset');
+  if (r.kind === 'module') {
+    // the handler's own first line: its deprecation notice, at err level, once per module load
+    const h = m.resetHandlers.find((x) => x.module === r.module);
+    if (h?.deprecation) devErrOnce(m, h.module, dev, h.deprecation);
+  }
   const res = resetOperation(m, dev, r);
   syncActivity(m, dev);
   return { ran: true, ...res };

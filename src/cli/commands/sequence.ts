@@ -7,7 +7,7 @@ import { devPath, whatIfNotes } from './binding.js';
 import { KernelError } from '../../base/errors.js';
 import { lastProbeError } from '../../base/dd.js';
 import { findDriver } from '../../base/machine.js';
-import { probeHint } from '../../sysfs/tree.js';
+import { probeHint } from '../hints.js';
 import { logSince } from '../../klog/klog.js';
 import { kernelLines } from '../output.js';
 

@@ -1,5 +1,5 @@
 /**
- * Lesson f, registers (tree: xgmac-twins): the reset story at register level. Two xgmac
+ * Lesson g, registers (tree: xgmac-twins): the reset story at register level. Two xgmac
  * with the same registers, one with a reset module (fff50000.ethernet), one without
  * (fff60000.ethernet); their owner starts DMA into its mapped buffer and is killed, and
  * the next owners read the registers, receive (or not) a stale level interrupt, and find
@@ -18,7 +18,7 @@ const dirtyMemory = (m: Machine, name: string): boolean => Object.keys(owner(m, 
 
 export const registersLesson: Scenario = {
   name: 'registers',
-  letter: 'f',
+  letter: 'g',
   title: 'The reset story at register level: DMA, a stale interrupt, the next owner\'s memory',
   tree: 'xgmac-twins',
   intro:
