@@ -55,7 +55,7 @@ test('completion bash, run by bash: commands, options, option values, device nam
     tree: ['vfioctl load hi', 'highbank'],
     module: ['vfioctl modprobe vfio-platform-c', 'vfio-platform-calxedaxgmac'],
     loaded: ['vfioctl rmmod vfio_platform_', 'vfio_platform_base vfio_platform_calxedaxgmac'],
-    policy: ['vfioctl policy ', 'generic-reset'],
+    policy: ['vfioctl policy ', 'generic-reset dma-exec'],
     policyOnOff: ['vfioctl policy generic-reset o', 'on off'],
     help: ['vfioctl help ov', 'override'],
     otherState: [`vfioctl --state ${other} unbind ffe101`, 'ffe101300.dma'], // --state on the line is honoured
@@ -106,7 +106,7 @@ test('__complete: names from the machine, read-only; the default machine without
   assert.ok(drivers.includes('calxedaxgmac') && drivers.includes('vfio-platform') && drivers.includes('vfio-amba'));
   assert.deepEqual(lines(await ok(s, '__complete', 'loaded')), ['vfio', 'vfio_iommu_type1', 'vfio_platform_base', 'vfio_platform', 'vfio_platform_calxedaxgmac']);
   assert.ok(lines(await ok(s, '__complete', 'modules')).includes('vfio-platform'));
-  assert.deepEqual(lines(await ok(s, '__complete', 'trees')), ['default', 'highbank', 'p4080']);
+  assert.deepEqual(lines(await ok(s, '__complete', 'trees')), ['default', 'highbank', 'p4080', 'xgmac-twins']);
   assert.deepEqual(lines(await ok(s, '__complete', 'sysfs', '')), ['/sys/', '/dev/']);
   assert.deepEqual(lines(await ok(s, '__complete', 'sysfs', '/dev/vfio/')), ['/dev/vfio/0', '/dev/vfio/vfio']);
   assert.deepEqual(lines(await ok(s, '__complete', 'sysfs', `/sys/bus/platform/devices/${ETH}/d`)), [

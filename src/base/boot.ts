@@ -20,6 +20,7 @@ import { printk, KERN_INFO, KERN_ERR, KERN_WARNING } from '../klog/klog.js';
 import { isErrnoName } from './errno.js';
 import { KernelError } from './errors.js';
 import { TreeError } from '../devicetree/tree.js';
+import { hwFromNode } from '../userspace/registers.js';
 
 /** Peripheral ids of AMBA devices we know (the hardware's PrimeCell id registers). */
 const PERIPHIDS: Record<string, number> = { 'arm,pl330': 0x00241330, 'arm,pl011': 0x00241011, 'arm,sp805': 0x00141805, 'arm,pl061': 0x00041061 };
@@ -90,6 +91,7 @@ export function boot(tree: DeviceTree, opts: { legacyMessages?: boolean } = {}):
     }
     if (d.acpiRst) dev.acpiRst = true;
     if (ofDmaIsCoherent(d.node, dmaDefaultCoherent)) dev.dmaCoherent = true;
+    Object.assign(dev, hwFromNode(d.node, tree.file));
     byName.set(`${d.bus}/${d.name}`, dev);
     m.devices.push(dev);
     descs.push(d);

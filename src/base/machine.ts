@@ -91,6 +91,22 @@ export interface Device {
   /** VFIO side, present while bound to a VFIO driver */
   vfio: VfioDeviceState | null;
   activity: Activity;
+  /** register model named by the tree (`vfioctl,registers`); absent: chosen by the first compatible */
+  registerModel?: string;
+  /** injected faults (`vfioctl,fault` in the tree, or `vfioctl fault`), e.g. "reset-fails" */
+  faults?: string[];
+  /** the device's register file and engine (src/userspace/registers.ts), once touched */
+  hw?: DeviceHw;
+}
+
+/** The simulated hardware behind the MMIO regions: sparse 32-bit registers. */
+export interface DeviceHw {
+  /** "<region>:<offset hex>" → 32-bit value; only registers of the model, only when not at their reset value */
+  regs: Record<string, number>;
+  /** DMA records written so far (the engine's sequence number) */
+  seq: number;
+  /** edge IRQs raised while no handler was enabled, latched by the interrupt controller */
+  edgePending: boolean[];
 }
 
 export interface VfioDeviceState {
@@ -101,6 +117,8 @@ export interface VfioDeviceState {
   openCount: number;
   /** VFIO_DEVICE_FLAGS_* fixed at probe (RESET bit OR-ed in) */
   flags: number;
+  /** per IRQ index, the eventfd (by name, of the fd's holder) its trigger signals; while a device fd is open */
+  triggers?: (string | null)[];
 }
 
 export type ResetMethod =
@@ -164,6 +182,24 @@ export interface Owner {
   devices: string[];
   /** the IOVA window it mapped with VFIO_IOMMU_MAP_DMA */
   iova: { start: string; size: string };
+  /** eventfd(2) counters it created, by name */
+  eventfds?: Record<string, number>;
+  /** its container's type1 mappings and the memory behind them */
+  dma?: OwnerDma;
+}
+
+/** One VFIO_IOMMU_MAP_DMA mapping. */
+export interface DmaMapping {
+  iova: string;
+  size: string;
+  /** VFIO_DMA_MAP_FLAG_* (READ 0x1, WRITE 0x2; EXEC 0x4 under the what-if) */
+  flags: number;
+}
+
+export interface OwnerDma {
+  mappings: DmaMapping[];
+  /** what devices wrote into the mapped memory: 16-byte-aligned IOVA (hex) → 32 hex digits; sparse and bounded */
+  memory: Record<string, string>;
 }
 
 export interface LogLine {
@@ -190,7 +226,7 @@ export interface Machine {
   nextPid: number;
   log: LogLine[];
   /** policies and what-ifs the user opted into */
-  options: { legacyMessages: boolean; genericResetWhatIf: boolean };
+  options: { legacyMessages: boolean; genericResetWhatIf: boolean; dmaExecWhatIf?: boolean };
   /** lesson progress (teaching) */
   lessons: Record<string, { step: number; done: boolean }>;
 }

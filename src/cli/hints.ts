@@ -12,6 +12,12 @@ type Words = (r: Reason) => string | undefined;
 const str = (v: Reason[string]): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
 const list = (v: Reason[string]): readonly string[] => (Array.isArray(v) ? (v as readonly string[]) : []);
 
+/** an injected fault behind a failing reset, and the way to take it away */
+const faultNote = (r: Reason): string => {
+  const f = r['faults'];
+  return Array.isArray(f) && f.length ? ` (injected fault: ${f.join(', ')}; clear it with: vfioctl fault ${r['device']} none)` : '';
+};
+
 /** One entry per Reason.kind, in alphabetical order of kind (keeps merges easy). */
 const HINTS: Record<string, Words> = {
   'already-bound': (r) => `${str(r['device'])} is already bound to ${str(r['driver'])}; unbind it first: vfioctl unbind ${str(r['device'])}`,
@@ -35,14 +41,20 @@ const HINTS: Record<string, Words> = {
   },
   'no-device': (r) => `no ${str(r['bus'])} device is named ${JSON.stringify(str(r['name']))}; list them with: vfioctl status`,
   'no-device-fd': (r) => `open it first: vfioctl open ${r['device']}${r['owner'] ? ` --owner ${r['owner']}` : ''}`,
+  'no-eventfd': (r) => `owner '${r['owner']}' has no eventfd "${r['eventfd']}"; set one with: vfioctl irq DEVICE INDEX trigger --eventfd ${r['eventfd']}`,
   'no-iommu-group': (r) => `${str(r['device'])} is in no IOMMU group (its node has no "iommus"); VFIO can only give user space a device an IOMMU isolates`,
   'no-match': (r) => `${str(r['driver'])} does not match ${str(r['device'])} (compatible ${list(r['compatible']).join(', ') || 'none'}); set driver_override first: vfioctl override ${str(r['device'])} ${str(r['driver'])}`,
   'no-match-table': (r) => `${str(r['driver'])} has no match table: it binds only devices whose driver_override names it; run: vfioctl override ${str(r['device'])} ${str(r['driver'])}`,
   'no-new-id': () => 'the platform bus has no new_id/remove_id (that is PCI and USB): use driver_override instead',
   'no-reset': (r) => `no reset handler for "${str(r['compatible'])}"; vfio-platform requires one unless loaded with reset_required=0: ${r['moduleLoaded'] ? 'vfioctl rmmod vfio-platform && ' : ''}vfioctl modprobe vfio-platform reset_required=0`,
   'no-such-driver': (r) => `no ${str(r['bus'])} driver is named ${str(r['driver'])}; drivers: ${list(r['drivers']).join(', ') || 'none'}`,
+  'no-trigger': (r) => `set one first: vfioctl irq ${r['device']} ${r['index']} trigger --eventfd NAME`,
+  'not-mapped': (r) => `map it first: vfioctl map ${r['owner']} ${r['iova']} 0x1000 --read --write`,
   'not-vfio-bound': (r) => `bind it first: vfioctl passthrough ${r['device']}`,
   'override-mismatch': (r) => `driver_override of ${str(r['device'])} is "${str(r['override'])}", so only that driver matches; run: vfioctl override ${str(r['device'])} ${str(r['driver'])}`,
+  'query-held': (r) => `${r['device']} is open by '${r['owner']}' (pid ${r['pid']}), whose group file is exclusive; ask through its fd: vfioctl info ${r['device']} --owner ${r['owner']}`,
+  'reset-failed': (r) => `the reset function failed${faultNote(r)}`,
+  'reset-failed-open': (r) => `the device is not handed out while its reset fails and vfio-platform has reset_required=1${faultNote(r)}`,
   'shared-reset-line': (r) => `the generic reset-controller what-if refuses ${str(r['device'])}: its reset line is shared with ${list(r['sharedWith']).join(', ')}, so asserting it would reset those blocks too`,
   'sysfs-create': (r) => `sysfs files cannot be created: only the kernel adds them; check the path with: vfioctl sysfs ls ${str(r['parent'])}`,
   'sysfs-no-such-file': (r) => `sysfs files cannot be created; check the path with: vfioctl sysfs ls ${str(r['parent'])}`,

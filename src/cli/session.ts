@@ -111,9 +111,11 @@ export function sessionOptions(ctx: Context, g: GlobalOpts, p: string = activeSt
     note: (text) => note(ctx, g, text),
     beforeWrite: async (m) => {
       tick(m);
-      // only mutating commands let time pass; read-only ones never load the owner model
-      const { advance } = await import('../userspace/owner.js');
-      advance(m);
+      // only mutating commands let time pass; the device model is loaded only when a device runs
+      if (m.devices.some((d) => d.activity.running)) {
+        const { advance } = await import('../userspace/engine.js');
+        advance(m);
+      }
     },
   };
 }

@@ -133,7 +133,12 @@ const RESET_METHOD: Check = (v) => {
   const f = bad('"module", "acpi" or "reset-controller"', v['kind']);
   return f.segs.push('.kind'), f;
 };
-const VFIO: Fields = { index: count, reset: nullable(RESET_METHOD), openCount: count, flags: count };
+const VFIO: Fields = { index: count, reset: nullable(RESET_METHOD), openCount: count, flags: count, triggers: opt(arrayOf(nullable(str))) };
+const u32: Check = (v) => (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff ? bad('a 32-bit register value', v) : null);
+const memChunk: Check = (v) => (typeof v !== 'string' || !/^[0-9a-f]{32}$/.test(v) ? bad('16 bytes as 32 lowercase hex digits', v) : null);
+/** src/userspace/registers.ts: the register file behind the MMIO regions */
+const HW: Fields = { regs: recordOf(u32), seq: count, edgePending: arrayOf(bool) };
+const DMA_MAPPING: Fields = { iova: hex, size: hex, flags: count };
 const OF: Fields = { name: str, fullName: str, type: nullable(str), compatible: arrayOf(str), aliases: arrayOf(str) };
 const DEVICE: Fields = {
   name,
@@ -146,6 +151,9 @@ const DEVICE: Fields = {
   resets: arrayOf(obj(RESET_LINE)),
   periphid: opt(count),
   acpiRst: opt(bool),
+  registerModel: opt(oneOf('generic', 'xgmac', 'amd-xgbe', 'flexrm')),
+  faults: opt(arrayOf(oneOf('reset-fails', 'phy-timeout', 'mac-reset-fails', 'ring-timeout'))),
+  hw: opt(obj(HW)),
   driver: nullable(name),
   driverOverride: nullable(text),
   vfio: nullable(obj(VFIO)),
@@ -169,7 +177,16 @@ const MODULE_INFO: Fields = {
   drivers: arrayOf(name),
   depends: arrayOf(name),
 };
-const OWNER: Fields = { name: str, pid: count, alive: bool, groups: arrayOf(count), devices: arrayOf(name), iova: IOVA };
+const OWNER: Fields = {
+  name: str,
+  pid: count,
+  alive: bool,
+  groups: arrayOf(count),
+  devices: arrayOf(name),
+  iova: IOVA,
+  eventfds: opt(recordOf(count)),
+  dma: opt(obj({ mappings: arrayOf(obj(DMA_MAPPING)), memory: recordOf(memChunk) })),
+};
 const LOG: Fields = { t: count, level: count, text };
 const MACHINE: Fields = {
   model: str,
@@ -185,7 +202,7 @@ const MACHINE: Fields = {
   owners: arrayOf(obj(OWNER)),
   nextPid: count,
   log: arrayOf(obj(LOG)),
-  options: obj({ legacyMessages: bool, genericResetWhatIf: bool }),
+  options: obj({ legacyMessages: bool, genericResetWhatIf: bool, dmaExecWhatIf: opt(bool) }),
   lessons: opt(any),
 };
 

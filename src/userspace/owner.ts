@@ -10,11 +10,15 @@ import { containerOpen, containerSetIommu, IOVA_WINDOW } from '../vfio/container
 import { deviceGroup, groupOpen, groupSetContainer, groupRelease, findLiveOwner } from '../vfio/group.js';
 import { deviceOpen, deviceRelease, requireVfioDevice, heldDeviceFd, deviceResetIoctl, unmaskIrq as setIrqsUnmask } from '../vfio/device.js';
 import type { Recorder } from '../vfio/recorder.js';
-import { runFor } from './activity.js';
+import { step, syncActivity } from './engine.js';
+import { modelOf } from './registers.js';
+import { mapDma, DMA_MAP_FLAG } from '../vfio/dma.js';
+import { setIrqs, IRQ_SET } from '../vfio/irq.js';
+import { regionWrite } from '../vfio/rw.js';
 
 export type { Recorder } from '../vfio/recorder.js';
 export { IOVA_WINDOW } from '../vfio/container.js';
-export { advance } from './activity.js';
+export { advance } from './engine.js';
 
 export function findOwner(m: Machine, name: string): Owner | undefined {
   return findLiveOwner(m, name);
@@ -33,7 +37,6 @@ export interface OpenReport {
 /** The owner process opens the container, the group, attaches it, sets the IOMMU, gets the device fd. */
 export function vfioOpen(m: Machine, rec: Recorder, dev: Device, ownerName: string): OpenReport {
   containerOpen(m, rec);
-  requireVfioDevice(dev);
   const g = deviceGroup(m, dev, '/dev/vfio');
   let owner = findOwner(m, ownerName);
   const hadGroup = owner?.groups.includes(g.id) ?? false;
@@ -44,8 +47,10 @@ export function vfioOpen(m: Machine, rec: Recorder, dev: Device, ownerName: stri
   }
   if (!hadGroup) {
     groupSetContainer(m, rec, g);
-    containerSetIommu(rec, owner.iova);
+    containerSetIommu(rec);
+    if (!owner.dma?.mappings.length) mapDma(m, rec, owner, BigInt(owner.iova.start), BigInt(owner.iova.size), DMA_MAP_FLAG.READ | DMA_MAP_FLAG.WRITE, { exec: false });
   }
+  requireVfioDevice(dev); // GET_DEVICE_FD of a device on no VFIO driver: ENODEV
   const r = deviceOpen(m, rec, dev);
   if (!hadGroup) owner.groups.push(g.id);
   owner.devices.push(dev.name);
@@ -59,7 +64,7 @@ export function releaseDevice(m: Machine, dev: Device, owner: Owner): void {
   const i = owner.devices.indexOf(dev.name);
   if (i < 0 || !dev.vfio) return;
   owner.devices.splice(i, 1);
-  deviceRelease(m, dev);
+  deviceRelease(m, dev, owner.pid);
   groupRelease(m, owner);
   if (owner.devices.length === 0 && owner.groups.length === 0) m.owners = m.owners.filter((o) => o !== owner);
 }
@@ -105,22 +110,37 @@ export function killOwner(m: Machine, rec: Recorder, name: string): { owner: Own
   return { owner, released };
 }
 
-/** The owner programs the device: DMA into its mapped window, interrupts enabled. */
-export function startDevice(m: Machine, rec: Recorder, dev: Device, ownerName: string | undefined): Owner {
-  const owner = heldDeviceFd(m, dev, ownerName);
-  rec.record(`ioctl(device, VFIO_DEVICE_SET_IRQS, {index=0.., ACTION_TRIGGER|DATA_EVENTFD})`, 'wire each IRQ index to an eventfd', 'ok');
-  rec.record(`pwrite(device, <start bits>, region 0 @ 0x0)`, `program the device through its MMIO region: DMA into iova ${owner.iova.start}`, 'ok');
-  dev.activity.running = true;
-  dev.activity.iova = { ...owner.iova };
-  dev.activity.programmedBy = owner.name;
-  runFor(m, dev, 1);
-  return owner;
+export interface StartReport {
+  owner: Owner;
+  /** IRQ indexes that fired the moment their trigger was set, before the device was programmed */
+  staleFired: number[];
+  writes: { name: string; offset: string; value: string }[];
 }
 
+/**
+ * The owner's driver programs the device: an eventfd trigger per IRQ index
+ * (VFIO_DEVICE_SET_IRQS), then the register writes of its model (DMA address, interrupt
+ * enable, run bits) through pwrite on the device fd. The device runs one step at once.
+ */
+export function startDevice(m: Machine, rec: Recorder, dev: Device, ownerName: string | undefined): StartReport {
+  const owner = heldDeviceFd(m, dev, ownerName);
+  const staleFired: number[] = [];
+  for (let i = 0; i < dev.irqs.length; i++) {
+    staleFired.push(...setIrqs(m, rec, dev, owner, { index: i, start: 0, count: 1, flags: IRQ_SET.DATA_EVENTFD | IRQ_SET.ACTION_TRIGGER, eventfd: `${dev.name}.irq${i}` }));
+  }
+  const writes = modelOf(dev).start(dev, BigInt(owner.iova.start));
+  for (const w of writes) regionWrite(m, rec, dev, { region: w.region, offset: BigInt(w.offset), width: 4, mmap: false }, BigInt(w.value), `program ${w.name} (region ${w.region} + 0x${w.offset.toString(16)})`);
+  dev.activity.programmedBy = owner.name;
+  syncActivity(m, dev);
+  step(m, dev);
+  return { owner, staleFired, writes: writes.map((w) => ({ name: w.name, offset: '0x' + w.offset.toString(16), value: '0x' + w.value.toString(16) })) };
+}
+
+/** The owner quiesces its device: the stop writes of its model. */
 export function stopDevice(m: Machine, rec: Recorder, dev: Device, ownerName: string | undefined): Owner {
   const owner = heldDeviceFd(m, dev, ownerName);
-  rec.record(`pwrite(device, <stop bits>, region 0 @ 0x0)`, 'the owner quiesces its device before it lets go: the clean way', 'ok');
-  dev.activity.running = false;
+  for (const w of modelOf(dev).stop(dev)) regionWrite(m, rec, dev, { region: w.region, offset: BigInt(w.offset), width: 4, mmap: false }, BigInt(w.value), `quiesce: ${w.name} (region ${w.region} + 0x${w.offset.toString(16)})`);
+  syncActivity(m, dev);
   return owner;
 }
 
@@ -128,6 +148,28 @@ export function resetIoctl(m: Machine, rec: Recorder, dev: Device, ownerName: st
   deviceResetIoctl(m, rec, dev, ownerName);
 }
 
-export function unmaskIrq(m: Machine, rec: Recorder, dev: Device, ownerName: string | undefined, index: number): void {
-  setIrqsUnmask(m, rec, dev, ownerName, index);
+export function unmaskIrq(m: Machine, rec: Recorder, dev: Device, ownerName: string | undefined, index: number): number[] {
+  return setIrqsUnmask(m, rec, dev, ownerName, index);
+}
+
+/** The owner holding a device fd on `dev` that a device-fd command acts through (EBADF when none). */
+export function fdOwner(m: Machine, dev: Device, ownerName: string | undefined): Owner {
+  return heldDeviceFd(m, dev, ownerName);
+}
+
+/**
+ * A short-lived process that opens the device only to ask it something (info, regions,
+ * irqs): the whole container/group/device sequence, then close. On a device nobody has
+ * open that is a first open and a last close, each with its reset. The group must not be
+ * held by another owner (EBUSY) and must be viable (EPERM), as for any open.
+ */
+export function withTransientFd<T>(m: Machine, rec: Recorder, dev: Device, fn: () => T): T {
+  const name = `vfioctl-query`;
+  vfioOpen(m, rec, dev, name);
+  const owner = findOwner(m, name)!;
+  try {
+    return fn();
+  } finally {
+    rec.run('close(device); close(group); close(container)', 'the query is done: its last close resets the device again', () => releaseDevice(m, dev, owner));
+  }
 }

@@ -20,8 +20,7 @@ export function containerOpen(m: Machine, rec: Recorder): void {
   rec.record('ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU) = 1', 'the platform IOMMU driver offers the type1 model', '1');
 }
 
-/** VFIO_SET_IOMMU and the owner's first mapping, once its first group is attached. */
-export function containerSetIommu(rec: Recorder, iova: { start: string; size: string }): void {
+/** VFIO_SET_IOMMU, once the container's first group is attached. */
+export function containerSetIommu(rec: Recorder): void {
   rec.record('ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU) = 0', 'give the container an IOMMU model (needed before any device fd)', 'ok');
-  rec.record(`ioctl(container, VFIO_IOMMU_MAP_DMA, {iova=${iova.start}, size=${iova.size}, flags=READ|WRITE}) = 0`, 'map the buffer the device may DMA into', 'ok');
 }

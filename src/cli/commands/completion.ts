@@ -41,7 +41,16 @@ const ARG_KINDS: Record<string, Kind | 'commands'> = {
   'sysfs write value': 'none',
   'unmask index': 'none',
   'run cmd': 'files',
-  'policy name': '=generic-reset',
+  'policy name': '=generic-reset,dma-exec',
+  region: 'none',
+  offset: 'none',
+  value: 'none',
+  iova: 'none',
+  size: 'none',
+  len: 'none',
+  'irq index': 'none',
+  'irq action': '=trigger,mask,unmask,disable,read',
+  'fault kind': '=reset-fails,phy-timeout,mac-reset-fails,ring-timeout,none',
   'policy on|off': '=on,off',
   command: 'commands',
   'lesson name': `=${[...SCENARIOS.map((x) => x.name), 'hint', 'stop'].join(',')}`,
@@ -58,6 +67,10 @@ const OPT_KINDS: Record<string, Kind> = {
   '--pace': 'none',
   '--trace': 'files',
   '--only': '=vfio,groups,group',
+  '--width': '=1,2,4,8',
+  '--eventfd': 'none',
+  '--start': 'none',
+  '--count': 'none',
 };
 
 const INSTALL: Record<Shell, string> = {

@@ -121,10 +121,10 @@ export function registerCommands(program: Command, action: Action): void {
     ['irqs', 'VFIO_DEVICE_GET_IRQ_INFO for each IRQ index: count, flags'],
   ] as const) {
     example(
-      grp(program.command(name).argument('<device>').description(desc), VFIO).action(
-        action(async (o, dev: string) => {
+      grp(program.command(name).argument('<device>').option('--owner <name>', 'ask through the device fd this owner holds (else a short-lived process opens and closes the device: a reset each way)').description(desc), VFIO).action(
+        action(async (o, dev: string, opts: { owner?: string }) => {
           const v = await import('./vfio.js');
-          await v.infoCmd(o, name, dev);
+          await v.infoCmd(o, name, dev, opts.owner);
         }),
       ),
       `vfioctl ${name} fff51000.ethernet`,
@@ -196,7 +196,7 @@ export function registerCommands(program: Command, action: Action): void {
     'vfioctl unmask fff51000.ethernet 0',
   );
   example(
-    grp(program.command('policy').argument('<name>', 'generic-reset').argument('<on|off>').description('opt into a what-if that is NOT in mainline Linux (generic reset-controller reset)'), VFIO).action(
+    grp(program.command('policy').argument('<name>', 'generic-reset | dma-exec').argument('<on|off>').description('opt into a what-if that is NOT in mainline Linux (generic reset-controller reset, DMA EXEC mapping flag)'), VFIO).action(
       action(async (o, name: string, onoff: string) => {
         const v = await import('./vfio.js');
         await v.policyCmd(o, name, onoff);

@@ -13,8 +13,9 @@ import { groupsLesson } from './groups.js';
 import { terminationLesson } from './termination.js';
 import { genericResetLesson } from './generic-reset.js';
 import { coherencyLesson } from './coherency.js';
+import { registersLesson } from './registers.js';
 
-export const SCENARIOS: readonly Scenario[] = [passthroughLesson, noResetLesson, groupsLesson, terminationLesson, genericResetLesson, coherencyLesson];
+export const SCENARIOS: readonly Scenario[] = [passthroughLesson, noResetLesson, groupsLesson, terminationLesson, genericResetLesson, coherencyLesson, registersLesson];
 
 export function findScenario(nameOrLetter: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === nameOrLetter || s.letter === nameOrLetter);
