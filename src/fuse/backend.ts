@@ -10,7 +10,7 @@ import { withState, type SessionOptions } from '../state/session.js';
 import { tick, logSince, devWarn } from '../klog/klog.js';
 import { sysRoot, missingPathReason } from '../sysfs/tree.js';
 import { vwrite, type VDir } from '../sysfs/vfs.js';
-import { advance } from '../userspace/activity.js';
+import { advance } from '../userspace/engine.js';
 
 export interface WriteResult {
   /** the count the store returned */
