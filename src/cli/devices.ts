@@ -4,6 +4,7 @@ import { findGroup, findDriver } from '../base/machine.js';
 import { KernelError } from '../base/errors.js';
 import { triggerName } from '../base/machine.js';
 import { genericResetCandidate } from '../vfio/platform.js';
+import { driverMatchDevice } from '../base/dd.js';
 import { ofModalias } from '../sysfs/tree.js';
 
 /** Find a device by name, `bus/name`, or device-tree path. Unknown → the ENOENT the sysfs path would give. */
@@ -141,4 +142,20 @@ export function deviceJson(m: Machine, dev: Device): DeviceJson {
     group: dev.iommuGroup === null ? null : { id: dev.iommuGroup, owner: findGroup(m, dev.iommuGroup)?.owner ?? null },
     driverKind: driverKind(m, dev),
   };
+}
+
+/** The registered host drivers whose match table (or name) fits the device, driver_override aside (platform_match without the override). */
+export function hostDriversFor(m: Machine, dev: Device): string[] {
+  const plain = { ...dev, driverOverride: null };
+  return m.drivers.filter((drv) => drv.kind === 'host' && driverMatchDevice(drv, plain)).map((drv) => drv.name);
+}
+
+/**
+ * Drivers that could bind an unbound device: the matching host drivers, and the VFIO
+ * driver of its bus through driver_override when the device is in an IOMMU group.
+ */
+export function candidateDrivers(m: Machine, dev: Device): string[] {
+  const out = hostDriversFor(m, dev);
+  if (dev.iommuGroup !== null) out.push(`${dev.bus === 'amba' ? 'vfio-amba' : 'vfio-platform'} (with driver_override)`);
+  return out;
 }

@@ -4,6 +4,7 @@ import { KernelError, UsageError, StateError } from '../base/errors.js';
 import { TreeError } from '../devicetree/tree.js';
 import type { Step } from './sys.js';
 import { hintFor } from './hints.js';
+import { Stopped } from './stopped.js';
 
 export interface Style {
   bold(s: string): string;
@@ -103,6 +104,10 @@ export function describeError(e: unknown): ErrorReport {
     if (e.path !== undefined) json['path'] = e.path;
     if (hint !== undefined) json['hint'] = hint;
     if (extra.dmesg?.length) json['dmesg'] = extra.dmesg;
+    if (e instanceof Stopped) {
+      lines.push(...e.lines());
+      json['stopped'] = e.json();
+    }
     return { exit: EXIT.REFUSED, json, lines };
   }
   if (e instanceof UsageError) {

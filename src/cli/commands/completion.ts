@@ -13,12 +13,14 @@ import { bundledTreeNames, type GlobalOpts } from '../session.js';
 import type { Machine } from '../../base/machine.js';
 import { UsageError } from '../../base/errors.js';
 import { SCENARIOS } from '../../teach/scenarios.js';
+import { definitionOf } from '../runner.js';
+import type { Complete } from '../command.js';
 
 const SHELLS = ['bash', 'zsh', 'fish'] as const;
 type Shell = (typeof SHELLS)[number];
 
 /** Names `vfioctl __complete KIND` prints (one per line). */
-const DYNAMIC = ['devices', 'owners', 'drivers', 'modules', 'loaded', 'trees', 'sysfs'] as const;
+const DYNAMIC = ['devices', 'owners', 'drivers', 'modules', 'loaded', 'trees', 'sysfs', 'groups'] as const;
 type Dynamic = (typeof DYNAMIC)[number];
 
 /**
@@ -88,24 +90,58 @@ interface CompletionSpec {
   unmapped: string[];
 }
 
-/** Read the commands, options and arguments from the commander program. */
+/** A definition's completion kind as the scripts spell it. */
+export function shellKind(c: Complete): Kind | 'commands' {
+  if (typeof c === 'object') return `=${c.words.join(',')}`;
+  switch (c) {
+    case 'device': return 'devices';
+    case 'driver': return 'drivers';
+    case 'module': return 'modules';
+    case 'loaded-module': return 'loaded';
+    case 'owner': return 'owners';
+    case 'group': return 'groups';
+    case 'tree': return 'trees';
+    case 'sysfs': return 'sysfs';
+    case 'file': return 'files';
+    case 'dir': return 'dirs';
+    case 'lesson': return `=${[...SCENARIOS.map((x) => x.name), 'hint', 'stop'].join(',')}`;
+    case 'demo': return `=${SCENARIOS.map((x) => x.name).join(',')}`;
+    case 'command': return 'commands';
+    case 'none': return 'none';
+  }
+}
+
+/** the kind of a definition's flag, by its long (or short) name */
+function flagKind(cmd: Command, o: Option): Kind | undefined {
+  const def = definitionOf(cmd);
+  const f = def?.flags?.find((x) => {
+    const names = x.flags.split(/[ ,|]+/).filter((w) => w.startsWith('-'));
+    return names.includes(o.long ?? '') || names.includes(o.short ?? '');
+  });
+  if (!f) return undefined;
+  const k = shellKind(f.complete ?? 'none');
+  return k === 'commands' ? 'none' : k;
+}
+
+/** Read the commands, options and arguments from the commander program (kinds from the definitions). */
 export function completionSpec(program: Command): CompletionSpec {
   const help = program.createHelp();
   const unmapped: string[] = [];
-  const optSpec = (path: string, o: Option): OptSpec => {
+  const optSpec = (path: string, o: Option, cmd: Command): OptSpec => {
     const flags = [o.short, o.long].filter((f): f is string => f !== undefined);
     let kind: Kind | null = null;
     if (o.required || o.optional) {
-      const known = o.argChoices ? (`=${o.argChoices.join(',')}` as const) : OPT_KINDS[o.long ?? ''];
+      const known = o.argChoices ? (`=${o.argChoices.join(',')}` as const) : (flagKind(cmd, o) ?? OPT_KINDS[o.long ?? '']);
       if (known === undefined) unmapped.push(`${path || 'vfioctl'} ${o.long ?? o.short}`);
       kind = known ?? 'none';
     }
     return { flags, kind, description: o.description };
   };
   /** `siblings`: the commands next to `cmd`, which `help <command>` completes to */
-  const argKind = (cmdPath: string, a: Argument, siblings: readonly string[]): Kind => {
+  const argKind = (cmdPath: string, a: Argument, siblings: readonly string[], c: Command, i: number): Kind => {
     const cmd = cmdPath || 'vfioctl';
-    const k = a.argChoices ? (`=${a.argChoices.join(',')}` as const) : (ARG_KINDS[`${cmd} ${a.name()}`] ?? ARG_KINDS[a.name()]);
+    const fromDef = definitionOf(c)?.args?.[i];
+    const k = a.argChoices ? (`=${a.argChoices.join(',')}` as const) : fromDef ? shellKind(fromDef.complete) : (ARG_KINDS[`${cmd} ${a.name()}`] ?? ARG_KINDS[a.name()]);
     if (k === undefined) unmapped.push(`${cmd} <${a.name()}>`);
     return k === 'commands' ? `=${siblings.join(',')}` : (k ?? 'none');
   };
@@ -116,8 +152,8 @@ export function completionSpec(program: Command): CompletionSpec {
       path,
       description: c.description(),
       // the program's own options are listed for the program only; each script adds them after a command
-      options: help.visibleOptions(c).map((o) => optSpec(path, o)),
-      args: c.registeredArguments.map((a) => argKind(path, a, siblings)),
+      options: help.visibleOptions(c).map((o) => optSpec(path, o, c)),
+      args: c.registeredArguments.map((a, i) => argKind(path, a, siblings, c, i)),
       variadic: c.registeredArguments.some((a) => a.variadic),
       subcommands: subs.map((x) => spec(x, path ? `${path} ${x.name()}` : x.name(), names)),
     };
@@ -534,6 +570,7 @@ async function completeWords(ctx: Context, g: GlobalOpts, kind: string, prefix: 
   switch (k) {
     case 'devices': return m.devices.map((d) => d.name);
     case 'owners': return m.owners.filter((o) => o.alive).map((o) => o.name);
+    case 'groups': return m.groups.map((g) => String(g.id));
     // registered drivers, and those a module would register (vfio-platform before modprobe)
     case 'drivers': return [...new Set([...m.drivers.map((d) => d.name), ...m.modulesAvailable.flatMap((x) => x.drivers)])];
     case 'modules': return m.modulesAvailable.map((x) => x.name.replace(/_/g, '-'));

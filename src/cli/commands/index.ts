@@ -8,11 +8,18 @@ import type { CommandEntry } from '../command.js';
 
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'status', load: () => import('./inspect/status.js') },
+  { name: 'show', load: () => import('./inspect/show.js') },
+  { name: 'groups', load: () => import('./inspect/groups.js') },
+  { name: 'dmesg', load: () => import('./inspect/dmesg.js') },
   { name: 'sysfs cat', load: () => import('./sysfs/cat.js') },
   { name: 'sysfs write', load: () => import('./sysfs/write.js') },
   { name: 'sysfs ls', load: () => import('./sysfs/ls.js') },
   { name: 'override', load: () => import('./bind/override.js') },
+  { name: 'unbind', load: () => import('./bind/unbind.js') },
   { name: 'bind', load: () => import('./bind/bind.js') },
+  { name: 'probe', load: () => import('./bind/probe.js') },
+  { name: 'passthrough', load: () => import('./bind/passthrough.js') },
+  { name: 'restore', load: () => import('./bind/restore.js') },
   { name: 'modprobe', load: () => import('./vfio/modprobe.js') },
   { name: 'rmmod', load: () => import('./vfio/rmmod.js') },
   { name: 'lsmod', load: () => import('./vfio/lsmod.js') },

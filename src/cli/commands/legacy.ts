@@ -2,8 +2,6 @@
 import { type Command, Option, Argument } from 'commander';
 import type { Out } from '../main.js';
 import { withMachineLogged as withMachine } from '../runner.js';
-import { UsageError } from '../../base/errors.js';
-import { kernelLines } from '../output.js';
 
 type Action = (fn: (o: Out, ...args: never[]) => Promise<void>) => (...args: unknown[]) => Promise<void>;
 
@@ -13,8 +11,6 @@ function example(cmd: Command, text: string): Command {
 
 export function registerCommands(program: Command, action: Action): void {
   const grp = (c: Command, group: string): Command => c.helpGroup(group);
-  const INSPECT = 'Inspect:';
-  const BIND = 'Bind and unbind:';
   const VFIO = 'VFIO (modules, info, reset):';
   const OWNERS = 'User-space owners:';
   const MACHINE = 'Machine:';
@@ -34,87 +30,6 @@ export function registerCommands(program: Command, action: Action): void {
   );
 
   // ---- inspect ----
-  example(
-    grp(program.command('show').argument('<device>', 'device name, bus/name or device-tree path').description('one device in full, with its sysfs attributes'), INSPECT).action(
-      action(async (o, dev: string) => {
-        const { showData, showText, lookupDevice } = await import('./inspect.js');
-        await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
-          const d = lookupDevice(m, dev);
-          const data = showData(m, d, sys);
-          o.emit(data, o.g.json ? '' : showText(m, d, data.sysfs, o.st), sys.steps);
-        });
-      }),
-    ),
-    'vfioctl show fff51000.ethernet',
-  );
-  example(
-    grp(program.command('groups').description('IOMMU groups: members, viability (and why not), /dev/vfio/<N>'), INSPECT).action(
-      action(async (o) => {
-        const { groupsData, groupsText, explainGroups } = await import('./inspect.js');
-        await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
-          explainGroups(sys, m);
-          o.emit(groupsData(m), groupsText(m, o.st), sys.steps);
-        });
-      }),
-    ),
-    'vfioctl groups',
-  );
-  example(
-    grp(program.command('dmesg').description('the kernel log of this machine').option('--level <n>', 'only lines at this printk level or more urgent (3 err, 4 warn, 6 info)'), INSPECT).action(
-      action(async (o, opts: { level?: string }) => {
-        const { dmesgLines, explainDmesg } = await import('./inspect.js');
-        const level = opts.level === undefined ? undefined : Number(opts.level);
-        if (level !== undefined && !Number.isInteger(level)) throw new UsageError(`--level takes a number 0-7, not "${opts.level}"`);
-        await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
-          explainDmesg(sys, level);
-          const lines = dmesgLines(m, level === undefined ? {} : { level });
-          o.emit({ lines }, lines.map((l) => l + '\n').join(''), sys.steps);
-        });
-      }),
-    ),
-    'vfioctl dmesg | tail',
-  );
-  // ---- bind ----
-  const binding = async (o: Out, fn: (b: typeof import('./binding.js'), s: import('../session.js').Session) => import('./binding.js').BindingResult): Promise<void> => {
-    const b = await import('./binding.js');
-    await withMachine(o.ctx, o.g, 'write', (s) => {
-      const r = fn(b, s);
-      const text = r.notes.map((n) => `${r.device}: ${n}\n`).join('') + kernelLines(r.dmesg);
-      o.emit({ ...r }, text, s.sys.steps);
-    });
-  };
-  example(
-    grp(program.command('unbind').argument('<device>').description("write the device name to its driver's unbind file"), BIND).action(
-      action(async (o, dev: string) => binding(o, (b, s) => b.unbind(s.m, s.sys, dev))),
-    ),
-    'vfioctl unbind fff51000.ethernet',
-  );
-  example(
-    grp(program.command('probe').argument('<device>').description('write the device name to the bus drivers_probe file (succeeds even if the probe fails)'), BIND).action(
-      action(async (o, dev: string) => binding(o, (b, s) => b.probe(s.m, s.sys, dev))),
-    ),
-    'vfioctl probe fff51000.ethernet',
-  );
-  example(
-    grp(program.command('passthrough').argument('<device>').option('--driver <name>', 'VFIO driver (vfio-platform, or vfio-amba for AMBA devices)').description('the whole sequence: modprobe if needed, override, unbind, probe, verify'), BIND).action(
-      action(async (o, dev: string, opts: { driver?: string }) => {
-        const { passthrough } = await import('./sequence.js');
-        await passthrough(o, dev, opts.driver);
-      }),
-    ),
-    'vfioctl passthrough fff51000.ethernet',
-  );
-  example(
-    grp(program.command('restore').argument('<device>').description('back to the host driver: clear override, unbind, probe'), BIND).action(
-      action(async (o, dev: string) => {
-        const { restore } = await import('./sequence.js');
-        await restore(o, dev);
-      }),
-    ),
-    'vfioctl restore fff51000.ethernet',
-  );
-
-  // ---- vfio ----
   for (const [name, desc] of [
     ['info', 'VFIO_DEVICE_GET_INFO: flags, number of regions and IRQs'],
     ['regions', 'VFIO_DEVICE_GET_REGION_INFO for each region: offset, size, flags'],
@@ -238,7 +153,8 @@ export function registerCommands(program: Command, action: Action): void {
       .addOption(new Option('--format <format>', 'output language').choices(['dot', 'mermaid']).default('dot'))
       .action(action(async (o, opts: { format: 'dot' | 'mermaid' }) => {
         const { renderGraph } = await import('./graph.js');
-        const { explainStatus, explainGroups } = await import('./inspect.js');
+        const { explainStatus } = await import('./inspect/status.js');
+        const { explainGroups } = await import('./inspect/groups.js');
         await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
           // a real system has no picture, but the same facts are read from the same files
           explainStatus(sys, m);
