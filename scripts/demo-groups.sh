@@ -1,7 +1,7 @@
 #!/bin/sh
 # vfioctl demo "groups": IOMMU groups and viability.
 # The same narrated steps as `vfioctl demo groups`, as a plain shell script you can read,
-# copy from, or run (sh scripts/demo-groups.sh). Generated from src/teach/scenarios.ts by
+# copy from, or run (sh scripts/demo-groups.sh). Generated from src/teach/lessons/groups.ts by
 # `npm run gen-demos`: change the scenario, not this file.
 # It runs on a scratch machine in a temporary directory; your own vfioctl state is not touched.
 # Set VFIOCTL to use another vfioctl (default: this checkout's bin/vfioctl; run npm run build first).

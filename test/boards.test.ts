@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readTreeFile } from '../src/devicetree/read.js';
+import { readTreeFile } from '../src/devicetree/formats/read.js';
 import { boot } from '../src/base/boot.js';
 import type { Machine } from '../src/base/machine.js';
 import { sysRoot } from '../src/sysfs/tree.js';

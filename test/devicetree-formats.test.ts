@@ -10,11 +10,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileS
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDtcYaml } from '../src/devicetree/dtc-yaml.js';
-import { looksLikeDtcYaml } from '../src/devicetree/yaml-lite.js';
-import { isFdt, parseFdt, MAX_FDT_DEPTH } from '../src/devicetree/fdt.js';
-import { compileDts, needsCpp } from '../src/devicetree/dts.js';
-import { readTreeFile, firstInvalidUtf8 } from '../src/devicetree/read.js';
+import { parseDtcYaml } from '../src/devicetree/formats/dtc-yaml.js';
+import { looksLikeDtcYaml } from '../src/devicetree/formats/yaml-lite.js';
+import { isFdt, parseFdt, MAX_FDT_DEPTH } from '../src/devicetree/formats/fdt.js';
+import { compileDts, needsCpp } from '../src/devicetree/formats/dts.js';
+import { readTreeFile } from '../src/devicetree/formats/read.js';
+import { firstInvalidUtf8 } from '../src/devicetree/formats/file.js';
 import { TreeError, getProp, nodePath } from '../src/devicetree/tree.js';
 import type { DeviceTree, DtNode } from '../src/devicetree/tree.js';
 import { StructWriter, blob, GOOD_STRUCT, type BlobParts } from './fdt-writer.js';

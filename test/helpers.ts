@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseOwnYaml } from '../src/devicetree/own-yaml.js';
+import { parseOwnYaml } from '../src/devicetree/formats/own-yaml.js';
 import { boot } from '../src/base/boot.js';
 import type { Machine } from '../src/base/machine.js';
 import type { DeviceTree, DtNode } from '../src/devicetree/tree.js';

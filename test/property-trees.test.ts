@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseOwnYaml } from '../src/devicetree/own-yaml.js';
+import { parseOwnYaml } from '../src/devicetree/formats/own-yaml.js';
 import { TreeError } from '../src/devicetree/tree.js';
 import { boot } from '../src/base/boot.js';
 import { roundTrip } from './roundtrip.js';

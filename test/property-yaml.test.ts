@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { parseYamlSubset } from '../src/devicetree/yaml-lite.js';
-import { parseFullYaml, parseOwnYaml } from '../src/devicetree/own-yaml.js';
+import { parseYamlSubset } from '../src/devicetree/formats/yaml-lite.js';
+import { parseFullYaml, parseOwnYaml } from '../src/devicetree/formats/own-yaml.js';
 import { TreeError } from '../src/devicetree/tree.js';
 import { TREES } from './helpers.js';
 

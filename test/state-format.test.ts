@@ -17,7 +17,7 @@ import { vfioOpen, startDevice, killOwner, advance } from '../src/userspace/owne
 import { tick } from '../src/klog/klog.js';
 import { Sys } from '../src/cli/sys.js';
 import { boot } from '../src/base/boot.js';
-import { parseOwnYaml } from '../src/devicetree/own-yaml.js';
+import { parseOwnYaml } from '../src/devicetree/formats/own-yaml.js';
 import { bootTree, run, stateBytes, REPO, TREES } from './helpers.js';
 import { generatedTree } from './proc-helpers.js';
 

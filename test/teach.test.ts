@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { REPO, tempState, run, stateBytes, golden } from './helpers.js';
-import { SCENARIOS } from '../src/teach/scenarios.js';
+import { SCENARIOS } from '../src/teach/lessons/index.js';
 import { demoScript, demoLibScript } from '../src/teach/script.js';
 import { readProgress, activeLesson, scratchPath } from '../src/state/lessons.js';
 

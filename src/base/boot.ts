@@ -6,7 +6,7 @@
  */
 import type { DeviceTree } from '../devicetree/tree.js';
 import { readString } from '../devicetree/tree.js';
-import { Populator, resetUsers, type DeviceDesc } from '../devicetree/populate.js';
+import { Populator, resetUsers, type DeviceDesc } from '../devicetree/of/populate.js';
 import type { Machine, Device, Driver, IommuGroup } from './machine.js';
 import { newActivity } from './machine.js';
 import { HOST_DRIVERS } from './catalog.js';

@@ -22,6 +22,7 @@ export const ERRNO = {
   EINVAL: [22, 'Invalid argument'],
   ENOSPC: [28, 'No space left on device'],
   ENAMETOOLONG: [36, 'File name too long'],
+  ENOTEMPTY: [39, 'Directory not empty'],
   ENOTTY: [25, 'Inappropriate ioctl for device'],
   ETIMEDOUT: [110, 'Connection timed out'],
   EBADFD: [77, 'File descriptor in bad state'],

@@ -17,7 +17,7 @@ export interface Reason {
 export class KernelError extends Error {
   readonly code: ErrnoName;
   readonly path: string | undefined;
-  readonly op: 'read' | 'write' | 'open' | 'ioctl' | 'exec';
+  readonly op: 'read' | 'write' | 'open' | 'ioctl' | 'exec' | 'stat' | 'mkdir' | 'rmdir' | 'unlink' | 'symlink' | 'link' | 'rename';
   /** a hint with no command in it (e.g. "a VFIO group is used through ioctl(2)"); command advice comes from `reason` */
   readonly hint: string | undefined;
   /** the facts behind the refusal, for the CLI to turn into advice */

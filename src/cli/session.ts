@@ -72,9 +72,9 @@ export function resolveTreeName(ctx: Context, name: string): string {
 }
 
 export async function loadTree(ctx: Context, name: string, includeDirs: string[] = []): Promise<DeviceTree> {
-  const { readTreeFile } = await import('../devicetree/read.js');
+  const { readTreeFile } = await import('../devicetree/formats/read.js');
   const file = resolveTreeName(ctx, name);
-  const tree = await readTreeFile(file, { includeDirs });
+  const tree = await readTreeFile(file, { includeDirs, cwd: ctx.cwd });
   // show bundled trees by their short name
   if (path.dirname(file) === ctx.treesDir) tree.file = `devicetrees/${path.basename(file)}`;
   else tree.file = name;

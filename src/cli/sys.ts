@@ -4,7 +4,7 @@
  * with the reason for it, which is what `--explain` prints.
  */
 import type { Machine } from '../base/machine.js';
-import { sysRoot, missingPathHint } from '../sysfs/tree.js';
+import { sysRoot, missingPathReason } from '../sysfs/tree.js';
 import { vread, vwrite, vlist, resolve, linkText, type VEntry, type VDir } from '../sysfs/vfs.js';
 
 export interface Step {
@@ -53,7 +53,7 @@ export class Sys {
       : ['echo', ...(nl ? [] : ['-n']), ...(value === '' ? [] : [shq(value)]), '>', shq(path)].join(' ');
     const step = this.record(cmd, why);
     try {
-      const n = vwrite(this.root, path, data, (p) => missingPathHint(this.m, p));
+      const n = vwrite(this.root, path, data, (p) => missingPathReason(this.m, p));
       step.result = 'ok';
       return n;
     } catch (e) {

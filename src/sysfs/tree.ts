@@ -7,7 +7,7 @@
  */
 import type { Machine, Device, BusName, Driver } from '../base/machine.js';
 import { BUSES, findGroup } from '../base/machine.js';
-import { KernelError } from '../base/errors.js';
+import { KernelError, type Reason } from '../base/errors.js';
 import { deviceDriverAttach, deviceReleaseDriver, deviceAttach, driverMatchDevice } from '../base/dd.js';
 import { hasVfioNode } from '../iommu/group.js';
 import { type VDir, type VNode, dir, lazyDir, entries, ro, wo, rw, link, PAGE_SIZE } from './vfs.js';
@@ -180,15 +180,15 @@ export function probeHint(m: Machine, dev: Device, drv: Driver, err: string, vfi
   return undefined;
 }
 
-/** Why a sysfs path a user wrote to does not exist, and what to do (ENOENT hint). */
-export function missingPathHint(m: Machine, path: string): string | undefined {
+/** Why a sysfs path a user wrote to does not exist (ENOENT) or cannot be created (EACCES), as facts. */
+export function missingPathReason(m: Machine, path: string): Reason | undefined {
   const drv = /^\/sys\/bus\/([^/]+)\/drivers\/([^/]+)(\/|$)/.exec(path);
-  if (drv && !m.drivers.some((d) => d.bus === drv[1] && d.name === drv[2])) {
+  if (drv && drv[2] !== '.' && drv[2] !== '..' && !m.drivers.some((d) => d.bus === drv[1] && d.name === drv[2])) {
     const name = drv[2]!;
-    if (name === 'vfio-platform' || name === 'vfio-amba') return `the ${name} driver is not registered: its module is not loaded; run: vfioctl modprobe ${name}`;
-    return `no ${drv[1]} driver is named ${name}; drivers: ${m.drivers.filter((d) => d.bus === drv[1]).map((d) => d.name).join(', ') || 'none'}`;
+    if (name === 'vfio-platform' || name === 'vfio-amba') return { kind: 'driver-not-registered', bus: drv[1]!, driver: name };
+    return { kind: 'no-such-driver', bus: drv[1]!, driver: name, drivers: m.drivers.filter((d) => d.bus === drv[1]).map((d) => d.name) };
   }
-  if (/\/(new_id|remove_id)$/.test(path)) return 'the platform bus has no new_id/remove_id (that is PCI and USB): use driver_override instead';
+  if (/\/(new_id|remove_id)$/.test(path)) return { kind: 'no-new-id', path };
   return undefined;
 }
 

@@ -3,7 +3,7 @@
  * with the errno a real path walk gives (cf. fs/namei.c, fs/kernfs, fs/sysfs).
  */
 import { posix } from 'node:path';
-import { KernelError } from '../base/errors.js';
+import { KernelError, type Reason } from '../base/errors.js';
 
 export const PAGE_SIZE = 4096;
 const PATH_MAX = 4096;
@@ -117,7 +117,7 @@ export function resolve(root: VDir, path: string, follow: boolean, op: KernelErr
 export function vread(root: VDir, path: string): string {
   const r = resolve(root, path, true, 'read');
   if (r.node.kind === 'dir') throw new KernelError('EISDIR', { path, op: 'read' });
-  if (r.node.kind === 'chr') throw new KernelError('EINVAL', { path, op: 'read', hint: 'a VFIO group is used through ioctl(2), not read(2): see vfioctl open' });
+  if (r.node.kind === 'chr') throw new KernelError('EINVAL', { path, op: 'read', hint: 'a VFIO group is used through ioctl(2), not read(2)', reason: { kind: 'vfio-chr-io', op: 'read' } });
   if (r.node.kind !== 'attr') throw new KernelError('ENOENT', { path, op: 'read' });
   // sysfs refuses opening for read without a read bit or show method (kernfs open permission check)
   if (!readable(r.node)) throw new KernelError('EACCES', { path, op: 'open', hint: 'this attribute is write-only' });
@@ -125,7 +125,7 @@ export function vread(root: VDir, path: string): string {
 }
 
 /** write(2) of `buf` (a byte string) to an attribute, as `echo` would do it. Returns the count. */
-export function vwrite(root: VDir, path: string, buf: string, missingHint?: (path: string) => string | undefined): number {
+export function vwrite(root: VDir, path: string, buf: string, missingReason?: (path: string) => Reason | undefined): number {
   // the shell opens with O_CREAT, and open_last_lookups refuses a trailing slash on a name to
   // create with EISDIR before looking the name up (once the directories above it resolve)
   const trimmed = path.replace(/\/+$/, '');
@@ -137,16 +137,16 @@ export function vwrite(root: VDir, path: string, buf: string, missingHint?: (pat
   }
   let r: Resolved;
   try {
-    r = resolve(root, path, true, 'write');
+    r = vcreate(root, path);
   } catch (e) {
-    if (e instanceof KernelError && e.code === 'ENOENT') {
-      const hint = missingHint?.(path) ?? 'sysfs files cannot be created; check the path with: vfioctl sysfs ls ' + parentOf(path);
-      throw new KernelError('ENOENT', { path, op: 'open', hint });
+    if (e instanceof KernelError && (e.code === 'ENOENT' || e.code === 'EACCES')) {
+      const reason = missingReason?.(path);
+      throw new KernelError(e.code, { path, op: 'open', hint: e.hint, reason: reason ?? { kind: e.code === 'EACCES' ? 'sysfs-create' : 'sysfs-no-such-file', path, parent: parentOf(path) } });
     }
     throw e;
   }
   if (r.node.kind === 'dir') throw new KernelError('EISDIR', { path, op: 'open' });
-  if (r.node.kind === 'chr') throw new KernelError('EINVAL', { path, op: 'write', hint: 'a VFIO group is used through ioctl(2): see vfioctl open' });
+  if (r.node.kind === 'chr') throw new KernelError('EINVAL', { path, op: 'write', hint: 'a VFIO group is used through ioctl(2)', reason: { kind: 'vfio-chr-io', op: 'write' } });
   if (r.node.kind !== 'attr') throw new KernelError('ENOENT', { path, op: 'open' });
   if (!(r.node.mode & 0o222) || !r.node.store) throw new KernelError('EACCES', { path, op: 'open', hint: 'this attribute is read-only' });
   if (buf.length === 0) return 0; // kernfs: a zero-length write never reaches the store method
@@ -248,4 +248,153 @@ export function link(target: string): VLink {
  */
 export function linkText(linkPath: string, target: string): string {
   return posix.relative(posix.dirname(linkPath), target);
+}
+
+// ---- the file system around the attributes (issue 11.8) ----
+//
+// sysfs is kernfs: its directories have no create, mkdir, unlink, link or symlink
+// operations, and its rename refuses (sysfs registers no syscall ops), so the VFS
+// answers: open(O_CREAT) of a new name → EACCES (fs/namei.c lookup_open), mkdir, rmdir,
+// unlink, link, symlink, rename → EPERM (vfs_mkdir & co. when the inode op is missing).
+// What exists can be stat'ed, opened, truncated (kernfs_iop_setattr ignores the size)
+// and touched (utimensat). cf. fs/kernfs/{dir,inode}.c, fs/sysfs/file.c.
+
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFCHR = 0o020000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+
+export interface VStat {
+  kind: 'dir' | 'file' | 'link' | 'chr';
+  /** st_mode: the S_IF* type bits and the kernfs permission bits */
+  mode: number;
+  /** st_size: PAGE_SIZE for every attribute (sysfs_add_file_mode_ns), 0 for directories and links */
+  size: number;
+  /** st_nlink: 2 + subdirectories for a directory (kernfs_refresh_inode), else 1 */
+  nlink: number;
+  /** st_rdev "major:minor" of a character device */
+  rdev?: string;
+  /** readlink(2) text of a link (relative, as sysfs makes them) */
+  target?: string;
+}
+
+/** stat(2) (`follow`) or lstat(2) of `path`. */
+export function vstat(root: VDir, path: string, follow: boolean): VStat {
+  const r = resolve(root, path, follow, 'stat');
+  return statNode(r.node, r.path);
+}
+
+function statNode(n: VNode, at: string): VStat {
+  switch (n.kind) {
+    case 'dir': {
+      let subdirs = 0;
+      for (const name of n.list()) if (n.lookup(name)?.kind === 'dir') subdirs++;
+      return { kind: 'dir', mode: S_IFDIR | 0o755, size: 0, nlink: 2 + subdirs };
+    }
+    case 'link':
+      return { kind: 'link', mode: S_IFLNK | 0o777, size: 0, nlink: 1, target: linkText(at, n.target) };
+    case 'chr':
+      return { kind: 'chr', mode: S_IFCHR | n.mode, size: 0, nlink: 1, rdev: n.rdev };
+    default:
+      return { kind: 'file', mode: S_IFREG | n.mode, size: PAGE_SIZE, nlink: 1 };
+  }
+}
+
+/** Split `path` into its directory (resolved, must be a directory) and last name. */
+function parentAndName(root: VDir, path: string, op: KernelError['op']): { dir: VDir; dirPath: string; name: string } {
+  checkPathSyntax(path);
+  const trimmed = path.replace(/\/+$/, '');
+  const i = trimmed.lastIndexOf('/');
+  const name = trimmed.slice(i + 1);
+  const up = resolve(root, i <= 0 ? '/' : trimmed.slice(0, i), true, op);
+  if (up.node.kind !== 'dir') throw new KernelError('ENOTDIR', { path, op });
+  return { dir: up.node, dirPath: up.path, name };
+}
+
+/**
+ * open(2) with O_CREAT, as `>` and `touch` do: an existing entry is opened (links
+ * followed); a new name in an existing directory → EACCES (kernfs directories have no
+ * create); a missing directory → ENOENT.
+ */
+export function vcreate(root: VDir, path: string): Resolved {
+  const { dir, name } = parentAndName(root, path, 'open');
+  if (name === '' || name === '.' || name === '..' || dir.lookup(name) !== undefined) {
+    const r = resolve(root, path, true, 'open');
+    if (/\/$/.test(path) && r.node.kind !== 'dir') throw new KernelError('ENOTDIR', { path, op: 'open' });
+    return r;
+  }
+  if (/\/$/.test(path)) throw new KernelError('EISDIR', { path, op: 'open' });
+  throw new KernelError('EACCES', { path, op: 'open', hint: 'sysfs files cannot be created: only the kernel adds them' });
+}
+
+/** utimensat(2) as `touch` does it: succeeds on anything that exists; a new name is created (→ EACCES). */
+export function vtouch(root: VDir, path: string): void {
+  vcreate(root, path);
+}
+
+/** truncate(2) / open(O_TRUNC): kernfs accepts a size change on an attribute and ignores it. */
+export function vtruncate(root: VDir, path: string): void {
+  const r = resolve(root, path, true, 'open');
+  if (r.node.kind === 'dir') throw new KernelError('EISDIR', { path, op: 'open' });
+}
+
+const NOT_PERMITTED = 'sysfs entries are made and removed by the kernel only';
+
+/** mkdir(2): EEXIST if the name exists, else EPERM. */
+export function vmkdir(root: VDir, path: string): never {
+  const { dir, name } = parentAndName(root, path, 'mkdir');
+  if (name === '' || name === '.' || name === '..' || dir.lookup(name) !== undefined) throw new KernelError('EEXIST', { path, op: 'mkdir' });
+  throw new KernelError('EPERM', { path, op: 'mkdir', hint: NOT_PERMITTED });
+}
+
+/** rmdir(2): ENOENT, ENOTDIR for a non-directory (or a link), EINVAL for a final '.', else EPERM. */
+export function vrmdir(root: VDir, path: string): never {
+  const { dir, name } = parentAndName(root, path, 'rmdir');
+  if (name === '.') throw new KernelError('EINVAL', { path, op: 'rmdir' });
+  if (name === '..') throw new KernelError('ENOTEMPTY', { path, op: 'rmdir' });
+  if (name === '') throw new KernelError('EBUSY', { path, op: 'rmdir' });
+  const n = dir.lookup(name);
+  if (!n) throw new KernelError('ENOENT', { path, op: 'rmdir' });
+  if (n.kind !== 'dir') throw new KernelError('ENOTDIR', { path, op: 'rmdir' });
+  throw new KernelError('EPERM', { path, op: 'rmdir', hint: NOT_PERMITTED });
+}
+
+/** unlink(2): ENOENT, EISDIR for a directory, ENOTDIR for `file/`, else EPERM. */
+export function vunlink(root: VDir, path: string): never {
+  if (/\/$/.test(path)) {
+    const r = resolve(root, path.replace(/\/+$/, '') || '/', true, 'unlink');
+    throw new KernelError(r.node.kind === 'dir' ? 'EISDIR' : 'ENOTDIR', { path, op: 'unlink' });
+  }
+  const { dir, name } = parentAndName(root, path, 'unlink');
+  const n = name === '.' || name === '..' ? dir : dir.lookup(name);
+  if (!n) throw new KernelError('ENOENT', { path, op: 'unlink' });
+  if (n.kind === 'dir') throw new KernelError('EISDIR', { path, op: 'unlink' });
+  throw new KernelError('EPERM', { path, op: 'unlink', hint: NOT_PERMITTED });
+}
+
+/** symlink(2) TARGET LINKPATH: EEXIST if LINKPATH exists, else EPERM (the target is not looked at). */
+export function vsymlink(root: VDir, target: string, linkPath: string): never {
+  if (target === '') throw new KernelError('ENOENT', { path: linkPath, op: 'symlink' });
+  const { dir, name } = parentAndName(root, linkPath, 'symlink');
+  if (name === '' || name === '.' || name === '..' || dir.lookup(name) !== undefined) throw new KernelError('EEXIST', { path: linkPath, op: 'symlink' });
+  throw new KernelError('EPERM', { path: linkPath, op: 'symlink', hint: NOT_PERMITTED });
+}
+
+/** link(2) OLD NEW: ENOENT if OLD is missing, EEXIST if NEW exists, else EPERM. */
+export function vlink(root: VDir, oldPath: string, newPath: string): never {
+  resolve(root, oldPath, false, 'link');
+  const { dir, name } = parentAndName(root, newPath, 'link');
+  if (name === '' || name === '.' || name === '..' || dir.lookup(name) !== undefined) throw new KernelError('EEXIST', { path: newPath, op: 'link' });
+  throw new KernelError('EPERM', { path: newPath, op: 'link', hint: NOT_PERMITTED });
+}
+
+/** rename(2) OLD NEW: ENOENT if OLD (or NEW's directory) is missing; renaming an entry to itself succeeds; else EPERM. */
+export function vrename(root: VDir, oldPath: string, newPath: string): void {
+  const from = parentAndName(root, oldPath, 'rename');
+  if (from.name === '' || from.name === '.' || from.name === '..') throw new KernelError('EBUSY', { path: oldPath, op: 'rename' });
+  if (!from.dir.lookup(from.name)) throw new KernelError('ENOENT', { path: oldPath, op: 'rename' });
+  const to = parentAndName(root, newPath, 'rename');
+  if (to.dirPath === from.dirPath && to.name === from.name) return;
+  throw new KernelError('EPERM', { path: oldPath, op: 'rename', hint: NOT_PERMITTED });
 }

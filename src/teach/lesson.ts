@@ -1,7 +1,7 @@
 /** Following a learner through a scenario: which step they are on, judged from the machine's state alone. */
 import type { Machine } from '../base/machine.js';
 import type { LessonProgress } from '../state/lessons.js';
-import type { Scenario, Step } from './scenarios.js';
+import type { Scenario, Step } from './scenario.js';
 
 export function freshProgress(m: Machine): LessonProgress {
   return { step: 0, done: false, since: m.clockUs, clock: m.clockUs };

@@ -3,7 +3,7 @@
  * prints (without a TTY): scripts/demo-NAME.sh are generated from here, and a test
  * keeps the committed files, the demo command and the golden output in step.
  */
-import type { Scenario } from './scenarios.js';
+import type { Scenario } from './scenario.js';
 
 export interface DemoLine {
   kind: 'say' | 'run';
@@ -18,7 +18,7 @@ export function demoLines(s: Scenario): DemoLine[] {
   say(`== vfioctl demo ${s.name}: ${s.title} ==`);
   say(s.intro);
   say('');
-  run('load default');
+  run(`load ${s.tree}`);
   s.steps.forEach((st, i) => {
     say('');
     say(`-- step ${i + 1}/${s.steps.length}: ${st.goal}`);
@@ -47,7 +47,7 @@ export function demoScript(s: Scenario): string {
   return `#!/bin/sh
 # vfioctl demo "${s.name}": ${s.title}.
 # The same narrated steps as \`vfioctl demo ${s.name}\`, as a plain shell script you can read,
-# copy from, or run (sh scripts/demo-${s.name}.sh). Generated from src/teach/scenarios.ts by
+# copy from, or run (sh scripts/demo-${s.name}.sh). Generated from src/teach/lessons/${s.name}.ts by
 # \`npm run gen-demos\`: change the scenario, not this file.
 # It runs on a scratch machine in a temporary directory; your own vfioctl state is not touched.
 # Set VFIOCTL to use another vfioctl (default: this checkout's bin/vfioctl; run npm run build first).

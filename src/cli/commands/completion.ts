@@ -12,7 +12,7 @@ import type { Context } from '../context.js';
 import { bundledTreeNames, type GlobalOpts } from '../session.js';
 import type { Machine } from '../../base/machine.js';
 import { UsageError } from '../../base/errors.js';
-import { SCENARIOS } from '../../teach/scenarios.js';
+import { SCENARIOS } from '../../teach/lessons/index.js';
 import { definitionOf } from '../runner.js';
 import type { Complete } from '../command.js';
 

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Out, Captured } from '../main.js';
-import { SCENARIOS, findScenario } from '../../teach/scenarios.js';
+import { SCENARIOS, findScenario } from '../../teach/lessons/index.js';
 import { demoLines } from '../../teach/script.js';
 import { UsageError } from '../../base/errors.js';
 import { table } from '../output.js';

@@ -15,7 +15,7 @@
  * only calls the init functions and leaves the flag alone, so `/timer` etc. still get a
  * platform device (with no driver).
  */
-import { type DtNode, readStrings, hasProp } from './tree.js';
+import { type DtNode, readStrings, hasProp } from '../tree.js';
 import { irqParent } from './irq.js';
 
 /** IRQCHIP_DECLARE compatibles of the GIC family (drivers/irqchip/irq-gic.c, irq-gic-v3.c) */

@@ -11,9 +11,9 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { TreeError } from './tree.js';
-import type { SourceLoc } from './tree.js';
-import { decodeUtf8, readBoundedFile } from './read.js';
+import { TreeError } from '../tree.js';
+import type { SourceLoc } from '../tree.js';
+import { decodeUtf8, readBoundedFile } from './file.js';
 
 /** Longest we let cpp or dtc run. */
 const TOOL_TIMEOUT_MS = 120_000;

@@ -6,10 +6,10 @@
 import {
   type DtNode, type DeviceTree, getProp, readStrings, readString, readU32, readCells, propCells,
   nodePath, baseName, phandleMap, hasProp, TreeError,
-} from './tree.js';
+} from '../tree.js';
 import { readReg, translateAddress, translatedRegions, hex, nAddrCells, nSizeCells } from './address.js';
 import { readIrqs } from './irq.js';
-import type { BusName, Irq, Region } from '../base/machine.js';
+import type { BusName, Irq, Region } from '../../base/machine.js';
 import { isEarlyClaimed } from './early.js';
 
 /** of_default_bus_match_table */

@@ -11,8 +11,8 @@
  * object counts are bounded, so hostile input gives a TreeError and never hangs or
  * throws anything else.
  */
-import { MAX_TREE_NODES, TOO_MANY_NODES, TreeError, emptyExtras, newNode } from './tree.js';
-import type { DeviceTree, DtNode, SourceLoc } from './tree.js';
+import { MAX_TREE_NODES, TOO_MANY_NODES, TreeError, emptyExtras, newNode } from '../tree.js';
+import type { DeviceTree, DtNode, SourceLoc } from '../tree.js';
 
 export const FDT_MAGIC = 0xd00dfeed;
 /** cf. libfdt FDT_BEGIN_NODE … FDT_END */

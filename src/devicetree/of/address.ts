@@ -3,7 +3,7 @@
  * default bus): exact 64-bit arithmetic with bigint, so 36-bit and >4 GiB addresses
  * keep every bit.
  */
-import { type DtNode, getProp, readU32, propCells } from './tree.js';
+import { type DtNode, getProp, readU32, propCells } from '../tree.js';
 
 /** OF_ROOT_NODE_ADDR_CELLS_DEFAULT / SIZE_CELLS_DEFAULT */
 const DEFAULT_ADDR_CELLS = 1;

@@ -15,9 +15,9 @@
  */
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { CollectionTag, Node as YamlNode, Pair, ScalarTag, YAMLError, YAMLMap, YAMLSeq } from 'yaml';
-import { MAX_TREE_NODES, TOO_MANY_NODES, TreeError, concatBytes, emptyExtras, newNode } from './tree.js';
+import { MAX_TREE_NODES, TOO_MANY_NODES, TreeError, concatBytes, emptyExtras, newNode } from '../tree.js';
 import { checkFullYamlSize } from './yaml-lite.js';
-import type { DeviceTree, DtNode, DtProperty, SourceLoc } from './tree.js';
+import type { DeviceTree, DtNode, DtProperty, SourceLoc } from '../tree.js';
 
 /**
  * Deepest node nesting we accept (the kernel's unflatten_dt_nodes uses 64; dtc has no

@@ -1,38 +1,25 @@
 /**
- * Read a device-tree file in whatever format it is, like the kernel takes a DTB from
- * the boot loader (cf. drivers/of/fdt.c early_init_dt_verify()) but also accepting the
- * text forms people actually have:
- *
- *  - a DTB (magic 0xd00dfeed), e.g. `/sys/firmware/fdt` copied off a board;
- *  - device-tree source (`.dts`/`.dtsi`, or text starting with `/dts-v1/`), compiled
- *    with cpp and dtc;
- *  - dtc's YAML (`dtc -I dts -O yaml`);
- *  - vfioctl's own YAML (anything else).
- *
- * The format readers are loaded with dynamic imports so that commands which never read
- * a tree do not pay for the YAML parser.
+ * Reading a tree file's bytes, bounded, and decoding its text: shared by every format
+ * reader (read.ts sniffs the format, dts.ts hands the source to cpp/dtc). Filesystem
+ * errors become TreeErrors that say what is wrong with the file.
  */
 import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
-import path from 'node:path';
-import { TreeError } from './tree.js';
-import type { DeviceTree, DtNode } from './tree.js';
+import { TreeError } from '../tree.js';
 
 /** Largest tree file we read (a real board DTB is well under 1 MiB). */
 export const MAX_TREE_FILE = 64 * 1024 * 1024;
 
-export interface ReadTreeOptions {
-  /** extra directories for `#include <…>` (cpp `-I`) and `/include/` (dtc `-i`) */
-  includeDirs?: string[];
-}
-
-/** A filesystem error as a TreeError that says what is wrong and how to fix it. */
-export function fileReadError(e: unknown, file: string): TreeError {
+/**
+ * A filesystem error as a TreeError that says what is wrong and how to fix it. `cwd` is
+ * the caller's working directory (where relative paths start), named in the ENOENT text.
+ */
+export function fileReadError(e: unknown, file: string, cwd?: string): TreeError {
   const code = (e as NodeJS.ErrnoException | null)?.code;
   const loc = { file };
   switch (code) {
     case 'ENOENT':
-      return new TreeError(`no such file; check the path (relative paths start at ${process.cwd()})`, loc);
+      return new TreeError(cwd === undefined ? 'no such file; check the path' : `no such file; check the path (relative paths start at ${cwd})`, loc);
     case 'EISDIR':
       return new TreeError('is a directory; give the device-tree file inside it (.yaml, .dtb or .dts)', loc);
     case 'ENOTDIR':
@@ -63,12 +50,12 @@ function tooBig(file: string, size: number): TreeError {
 }
 
 /** Read at most MAX_TREE_FILE bytes; works for sysfs files (size may be reported as 4096 or 0) and pipes. */
-export async function readBoundedFile(file: string): Promise<Uint8Array> {
+export async function readBoundedFile(file: string, cwd?: string): Promise<Uint8Array> {
   let fh;
   try {
     fh = await open(file, 'r');
   } catch (e) {
-    throw fileReadError(e, file);
+    throw fileReadError(e, file, cwd);
   }
   try {
     const st = await fh.stat();
@@ -92,7 +79,7 @@ export async function readBoundedFile(file: string): Promise<Uint8Array> {
     }
     return out;
   } catch (e) {
-    throw e instanceof TreeError ? e : fileReadError(e, file);
+    throw e instanceof TreeError ? e : fileReadError(e, file, cwd);
   } finally {
     await fh.close().catch(() => undefined);
   }
@@ -150,52 +137,3 @@ export function decodeUtf8(bytes: Uint8Array, file: string): string {
   );
 }
 
-/** Skip whitespace and C/C++ comments; true if the source then starts with `/dts-v1/`. */
-export function looksLikeDts(text: string): boolean {
-  const head = text.slice(0, 65536).replace(/^\uFEFF/, '');
-  const rest = head.replace(/^(?:\s+|\/\/[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, '');
-  return rest.startsWith('/dts-v1/');
-}
-
-/** Forget YAML line numbers of a tree compiled from DTS: they point into dtc's output, not the .dts. */
-function relocateToSource(node: DtNode, file: string): void {
-  node.loc = { file };
-  for (const p of node.properties) p.loc = { file };
-  for (const c of node.children) relocateToSource(c, file);
-}
-
-async function readDts(file: string, opts: ReadTreeOptions): Promise<DeviceTree> {
-  const { compileDts } = await import('./dts.js');
-  const yamlText = await compileDts(file, opts.includeDirs ?? []);
-  const { parseDtcYaml } = await import('./dtc-yaml.js');
-  let tree: DeviceTree;
-  try {
-    tree = parseDtcYaml(yamlText, `${file} (as YAML from dtc)`);
-  } catch (e) {
-    if (e instanceof TreeError) throw new TreeError(`cannot read dtc's output: ${e.format()}`, { file });
-    throw e;
-  }
-  relocateToSource(tree.root, file);
-  return { ...tree, file, format: 'dts' };
-}
-
-/** Read a device-tree file, sniffing its format. Throws TreeError. */
-export async function readTreeFile(file: string, opts: ReadTreeOptions = {}): Promise<DeviceTree> {
-  const bytes = await readBoundedFile(file);
-  const ext = path.extname(file).toLowerCase();
-  const head = bytes.length >= 4 ? ((bytes[0] ?? 0) << 24 | (bytes[1] ?? 0) << 16 | (bytes[2] ?? 0) << 8 | (bytes[3] ?? 0)) >>> 0 : 0;
-  // DTB magic, its byte-swapped form, or a .dtb name: parseFdt explains what is wrong if it is not one.
-  if (head === 0xd00dfeed || head === 0xedfe0dd0 || ext === '.dtb' || ext === '.dtbo') {
-    const { parseFdt } = await import('./fdt.js');
-    return parseFdt(bytes, file);
-  }
-  const text = decodeUtf8(bytes, file);
-  if (ext === '.dts' || ext === '.dtsi' || looksLikeDts(text)) return readDts(file, opts);
-  const { looksLikeDtcYaml } = await import('./yaml-lite.js');
-  if (looksLikeDtcYaml(text)) {
-    const { parseDtcYaml } = await import('./dtc-yaml.js');
-    return parseDtcYaml(text, file);
-  }
-  const { parseOwnYaml } = await import('./own-yaml.js');
-  return parseOwnYaml(text, file);
-}

@@ -18,7 +18,7 @@
  * Everything here is iterative (no recursion on the input's nesting), so a hostile
  * 10,000-level document cannot overflow the stack.
  */
-import { MAX_TREE_NODES, TreeError } from './tree.js';
+import { MAX_TREE_NODES, TreeError } from '../tree.js';
 
 /** A scalar's value, resolved with the YAML 1.2 core schema (integers as bigint). */
 export type YScalarValue = string | bigint | number | boolean | null;

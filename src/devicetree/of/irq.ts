@@ -2,8 +2,8 @@
  * Interrupt specifiers, cf. drivers/of/irq.c (of_irq_find_parent, of_irq_parse_one)
  * and the controllers' xlate functions for the trigger type.
  */
-import { type DtNode, getProp, readU32, readCells, readStrings, propCells, nodePath, TreeError } from './tree.js';
-import { IRQ_TYPE, type Irq } from '../base/machine.js';
+import { type DtNode, getProp, readU32, readCells, readStrings, propCells, nodePath, TreeError } from '../tree.js';
+import { IRQ_TYPE, type Irq } from '../../base/machine.js';
 
 /**
  * MAX_PHANDLE_ARGS (include/linux/of.h): of_irq_parse_raw() gives up on an interrupt-map

@@ -29,8 +29,8 @@ import { parseYamlSubset, checkFullYamlSize, lineCol, LineIndex, type YNode, typ
 import {
   type DeviceTree, type DtNode, type SourceLoc, type TreeExtras,
   TreeError, MAX_TREE_NODES, TOO_MANY_NODES, emptyExtras, newNode, encodeCells, encodeStrings, nodePath,
-} from './tree.js';
-import { isErrnoName } from '../base/errno.js';
+} from '../tree.js';
+import { isErrnoName } from '../../base/errno.js';
 
 export const OWN_FORMAT_VERSION = 1;
 
