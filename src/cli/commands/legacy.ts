@@ -11,8 +11,6 @@ function example(cmd: Command, text: string): Command {
 
 export function registerCommands(program: Command, action: Action): void {
   const grp = (c: Command, group: string): Command => c.helpGroup(group);
-  const VFIO = 'VFIO (modules, info, reset):';
-  const OWNERS = 'User-space owners:';
   const MACHINE = 'Machine:';
   const TEACH = 'Teaching:';
 
@@ -30,96 +28,6 @@ export function registerCommands(program: Command, action: Action): void {
   );
 
   // ---- inspect ----
-  for (const [name, desc] of [
-    ['info', 'VFIO_DEVICE_GET_INFO: flags, number of regions and IRQs'],
-    ['regions', 'VFIO_DEVICE_GET_REGION_INFO for each region: offset, size, flags'],
-    ['irqs', 'VFIO_DEVICE_GET_IRQ_INFO for each IRQ index: count, flags'],
-  ] as const) {
-    example(
-      grp(program.command(name).argument('<device>').description(desc), VFIO).action(
-        action(async (o, dev: string) => {
-          const v = await import('./vfio.js');
-          await v.infoCmd(o, name, dev);
-        }),
-      ),
-      `vfioctl ${name} fff51000.ethernet`,
-    );
-  }
-  example(
-    grp(program.command('reset').argument('<device>').option('--owner <name>', 'owner issuing the ioctl').description('VFIO_DEVICE_RESET (EINVAL without a reset function)'), VFIO).action(
-      action(async (o, dev: string, opts: { owner?: string }) => {
-        const v = await import('./vfio.js');
-        await v.ownerCmd(o, 'reset', dev, opts.owner);
-      }),
-    ),
-    'vfioctl reset fff51000.ethernet',
-  );
-
-  // ---- owners ----
-  example(
-    grp(program.command('open').argument('<device>').option('--owner <name>', 'name of the simulated user-space program', 'vfio-user').description('a user-space owner opens the group and device: the container/group/device-fd ioctl sequence'), OWNERS).action(
-      action(async (o, dev: string, opts: { owner: string }) => {
-        const v = await import('./vfio.js');
-        await v.ownerCmd(o, 'open', dev, opts.owner);
-      }),
-    ),
-    'vfioctl open fff51000.ethernet --owner qemu',
-  );
-  example(
-    grp(program.command('close').argument('<device>').option('--owner <name>', 'owner closing it (default: the one holding it)').description('the owner closes the device fd (reset on last close)'), OWNERS).action(
-      action(async (o, dev: string, opts: { owner?: string }) => {
-        const v = await import('./vfio.js');
-        await v.ownerCmd(o, 'close', dev, opts.owner);
-      }),
-    ),
-    'vfioctl close fff51000.ethernet',
-  );
-  example(
-    grp(program.command('kill').argument('<owner>').description('the owner dies abnormally: the kernel releases every fd it held'), OWNERS).action(
-      action(async (o, owner: string) => {
-        const v = await import('./vfio.js');
-        await v.killCmd(o, owner);
-      }),
-    ),
-    'vfioctl kill qemu',
-  );
-  example(
-    grp(program.command('start').argument('<device>').option('--owner <name>', 'owner programming it').description('the owner programs the device to run: DMA into its IOVA window, IRQs'), OWNERS).action(
-      action(async (o, dev: string, opts: { owner?: string }) => {
-        const v = await import('./vfio.js');
-        await v.ownerCmd(o, 'start', dev, opts.owner);
-      }),
-    ),
-    'vfioctl start fff51000.ethernet',
-  );
-  example(
-    grp(program.command('stop').argument('<device>').option('--owner <name>', 'owner quiescing it').description('the owner quiesces the device'), OWNERS).action(
-      action(async (o, dev: string, opts: { owner?: string }) => {
-        const v = await import('./vfio.js');
-        await v.ownerCmd(o, 'stop', dev, opts.owner);
-      }),
-    ),
-    'vfioctl stop fff51000.ethernet',
-  );
-  example(
-    grp(program.command('unmask').argument('<device>').argument('[index]', 'IRQ index', '0').option('--owner <name>', 'owner').description('VFIO_DEVICE_SET_IRQS ACTION_UNMASK on a level IRQ the handler automasked'), OWNERS).action(
-      action(async (o, dev: string, index: string, opts: { owner?: string }) => {
-        const v = await import('./vfio.js');
-        await v.ownerCmd(o, 'unmask', dev, opts.owner, Number(index));
-      }),
-    ),
-    'vfioctl unmask fff51000.ethernet 0',
-  );
-  example(
-    grp(program.command('policy').argument('<name>', 'generic-reset').argument('<on|off>').description('opt into a what-if that is NOT in mainline Linux (generic reset-controller reset)'), VFIO).action(
-      action(async (o, name: string, onoff: string) => {
-        const v = await import('./vfio.js');
-        await v.policyCmd(o, name, onoff);
-      }),
-    ),
-    'vfioctl policy generic-reset on',
-  );
-
   // ---- teaching ----
   example(
     grp(program.command('lesson').argument('[name]', 'lesson to start or resume (name or letter), or: hint, stop').option('--restart', 'start the lesson over on a fresh machine').description('guided lessons you type yourself, each on its own scratch machine (no name: list them with progress)'), TEACH).action(

@@ -1,0 +1,33 @@
+/** `regions DEV`: VFIO_DEVICE_GET_REGION_INFO for each region (cf. vfio_platform_common.c, VFIO_PLATFORM_OFFSET_SHIFT). */
+import { defineCommand, word } from '../../command.js';
+import { lookupDevice } from '../../devices.js';
+import { regionInfo } from '../../../vfio/info.js';
+import { table } from '../../output.js';
+import { hexFlags, requireVfio } from './shared.js';
+
+export interface RegionsData {
+  device: string;
+  regions: { index: number; offset: string; size: string; flags: number; flagNames: string[]; start: string; mmap: boolean }[];
+}
+
+export default defineCommand({
+  name: 'regions',
+  group: 'vfio',
+  summary: 'VFIO_DEVICE_GET_REGION_INFO for each region: offset, size, flags',
+  example: 'vfioctl regions fff51000.ethernet',
+  args: [{ name: 'device', complete: 'device' }],
+  machine: 'read',
+  options: (p) => ({ device: word(p, 0) }),
+  run(_rc, o: { device: string }, { m, sys }): RegionsData {
+    const dev = lookupDevice(m, o.device);
+    requireVfio(dev);
+    sys.record(`ioctl(group, VFIO_GROUP_GET_DEVICE_FD, "${dev.name}") = device`, 'the info ioctls are made on a device fd', 'ok');
+    const r = regionInfo(dev);
+    r.forEach((x) => sys.record(`ioctl(device, VFIO_DEVICE_GET_REGION_INFO, {argsz=32, index=${x.index}}) → offset=${x.offset} size=${x.size} flags=${hexFlags(x.flags)}`, 'where to pread/pwrite/mmap the region in the device fd', 'ok'));
+    return { device: dev.name, regions: r.map(({ index, offset, size, flags, flagNames, start, mmap }) => ({ index, offset, size, flags, flagNames, start, mmap })) };
+  },
+  render: (d: RegionsData) =>
+    d.regions.length
+      ? table([['index', 'offset', 'size', 'flags', 'names', 'phys'], ...d.regions.map((x) => [String(x.index), x.offset, x.size, hexFlags(x.flags), x.flagNames.join('|'), x.start + (x.mmap ? '' : '  (not page-aligned: no mmap)')])])
+      : `${d.device}: no regions\n`,
+});
