@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run, stateBytes, tempState, ok, booted } from './helpers.js';
+import { assertRefusedState } from './refuse.js';
 import { StructWriter, blob } from './fdt-writer.js';
 
 const ETH = 'fff51000.ethernet';
@@ -26,7 +27,7 @@ interface ErrJson {
   hint?: string;
 }
 
-/** The command fails with `code` (exit 1 for an errno, 2 for USAGE), prints no stack trace and leaves the state alone. */
+/** The command fails with `code` (exit 1 for an errno, 2 for USAGE), prints no stack trace and changes no attribute (refuse.ts). */
 async function refused(s: string, code: string, ...argv: string[]): Promise<ErrJson> {
   const before = stateBytes(s);
   const r = await run(s, '--json', ...argv);
@@ -34,7 +35,7 @@ async function refused(s: string, code: string, ...argv: string[]): Promise<ErrJ
   assert.doesNotMatch(r.stderr, /\n\s+at /);
   const e = (JSON.parse(r.stderr) as { error: ErrJson }).error;
   assert.equal(e.code, code, `${JSON.stringify(argv)}: ${r.stderr}`);
-  assert.deepEqual(stateBytes(s), before, `${JSON.stringify(argv)} changed the state`);
+  assertRefusedState(JSON.stringify(argv), r.code, s, before);
   return e;
 }
 

@@ -6,12 +6,12 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, readdirSync, existsSync, copyFileSync, utimesSync } from 'node:fs';
+import { readFileSync, writeFileSync, readdirSync, copyFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseState, readState } from '../src/state/store.js';
 import { findDevice, type Machine } from '../src/base/machine.js';
 import { run } from './helpers.js';
-import { STRESS, BIN, generatedTree, devName, rng, seedFromEnv, start, vfioctl, killChildren, tempDir, removeTempDirs, deadPid, type Exit } from './proc-helpers.js';
+import { STRESS, BIN, generatedTree, devName, rng, seedFromEnv, start, vfioctl, killChildren, tempDir, removeTempDirs, type Exit } from './proc-helpers.js';
 
 after(() => {
   killChildren();
@@ -173,7 +173,7 @@ test(`concurrent writers: ${STRESS ? 8 : 4} processes × ${STRESS ? 50 : 6} comm
       const res = results[w]![j]!;
       const what = `process ${w} step ${j}: vfioctl ${step.argv.join(' ')}`;
       assert.ok(res.code === 0 || res.code === 1, `${what}: exit ${res.code} ${res.signal ?? ''}\n${res.stderr}`);
-      if (res.code === 0) committed++;
+      if (res.code === 0 || res.code === 1) committed++; // a refusal saves the kernel's side effects (the clock) too
       if (step.want !== undefined) assert.equal(res.code, step.want, `${what}: the model says exit ${step.want}\n${res.stderr}`);
       if (step.shared === 'unbind-once' && res.code === 0) onceWon++;
       if (step.shared === 'bind-unbind') {
@@ -192,7 +192,7 @@ test(`concurrent writers: ${STRESS ? 8 : 4} processes × ${STRESS ? 50 : 6} comm
     const dev = findDevice(m1, devName(w))!;
     assert.deepEqual({ driver: dev.driver, override: dev.driverOverride }, models[w], `device of process ${w}`);
   }
-  // each committed command advanced the clock one second (refused ones did not): an update
+  // each command advanced the clock one second (refused ones too: SPEC §4): an update
   // lost by two processes writing over each other would leave the count short
   const added = m1.log.length - m0.log.length;
   assert.equal(m1.clockUs - m0.clockUs, committed * 1_000_000 + added * 41, `${committed} commands committed`);
@@ -207,90 +207,7 @@ test(`concurrent writers: ${STRESS ? 8 : 4} processes × ${STRESS ? 50 : 6} comm
   t.diagnostic(`${committed} of ${W * M} commands committed`);
 });
 
-// ---- locks ----
-
-test('a lock held too long: exit 4 naming the holder, nothing changed, readers not blocked; once the holder dies the lock is recovered', async () => {
-  const p = await machine(2);
-  const holder = start('sleep', ['60']);
-  const pid = holder.child.pid!;
-  writeFileSync(`${p}.lock`, `${pid}\n`);
-  const before = readFileSync(p);
-  const env = { VFIOCTL_LOCK_TIMEOUT: '0.5' };
-  const human = await vfioctl(p, ['override', devName(0), 'vfio-platform'], env);
-  assert.equal(human.code, 4, human.stderr);
-  assert.match(human.stderr, new RegExp(`^vfioctl: ${p}: state file is locked by pid ${pid} \\(lock ${p}\\.lock\\), which still holds it after 0\\.5 s\\nhint: nothing was changed; .*VFIOCTL_LOCK_TIMEOUT`));
-  const j = await vfioctl(p, ['--json', 'unbind', devName(0)], env);
-  assert.equal(j.code, 4);
-  const e = (JSON.parse(j.stderr) as { error: { code: string; message: string; hint: string } }).error;
-  assert.equal(e.code, 'STATE');
-  assert.match(e.message, new RegExp(`locked by pid ${pid} `));
-  assert.deepEqual(readFileSync(p), before);
-  assert.equal(readFileSync(`${p}.lock`, 'utf8'), `${pid}\n`, 'the lock of a live process was broken');
-  const status = await vfioctl(p, ['status']);
-  assert.equal(status.code, 0, 'a read-only command waited for the lock');
-
-  holder.child.kill('SIGKILL');
-  await holder.done;
-  const r = await vfioctl(p, ['override', devName(0), 'vfio-platform']);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, new RegExp(`^vfioctl: removed a stale lock left by pid ${pid}, which no longer runs$`, 'm'));
-  assert.deepEqual(leftovers(p), []);
-});
-
-test('what killed processes leave (lock, temp files, a half-taken lock) is cleaned up by the next write; what live processes own is kept', async () => {
-  const p = await machine(2);
-  const dir = path.dirname(p);
-  const dead = await deadPid();
-  const live = start('sleep', ['60']);
-  const livePid = live.child.pid!;
-  writeFileSync(`${p}.lock`, `${dead}\n`);
-  writeFileSync(`${p}.lock.break`, `${dead}\n`); // killed while breaking a stale lock
-  writeFileSync(`${p}.lock.${dead}`, `${dead}\n`); // killed while taking the lock
-  writeFileSync(`${p}.tmp.${dead}`, '{"format":"vfioctl-state","vers'); // killed while writing
-  writeFileSync(`${p}.tmp.${livePid}`, 'being written');
-  writeFileSync(`${p}.tmp.notapid`, 'not ours');
-  writeFileSync(path.join(dir, `other.json.tmp.${dead}`), 'another state file: its own next write cleans it');
-  const r = await vfioctl(p, ['probe', devName(0)]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, new RegExp(`removed a stale lock left by pid ${dead}`));
-  assert.deepEqual(leftovers(p).sort(), [`state.json.tmp.${livePid}`, 'state.json.tmp.notapid']);
-  assert.ok(existsSync(path.join(dir, `other.json.tmp.${dead}`)));
-
-  // a lock file without a pid (only possible where hard links are not supported) is
-  // garbage once it is 2 s old; younger, it is waited for
-  writeFileSync(`${p}.lock`, '');
-  const young = await vfioctl(p, ['probe', devName(0)], { VFIOCTL_LOCK_TIMEOUT: '0.3' });
-  assert.equal(young.code, 4);
-  assert.match(young.stderr, /locked by pid \?/);
-  const old = new Date(Date.now() - 10_000);
-  utimesSync(`${p}.lock`, old, old);
-  const r2 = await vfioctl(p, ['probe', devName(0)], { VFIOCTL_LOCK_TIMEOUT: '0.3' });
-  assert.equal(r2.code, 0, r2.stderr);
-  assert.ok(!existsSync(`${p}.lock`));
-  live.child.kill('SIGKILL');
-  await live.done;
-});
-
-// (before, this spun at full speed for ever: the timeout turns such a regression into a failure)
-test('a stale lock whose recovery is held up by a live .break holder: the timeout still applies and names both', { timeout: 30_000 }, async () => {
-  const p = await machine(2);
-  const dead = await deadPid();
-  const stuck = start('sleep', ['60']); // as a vfioctl stopped while recovering the lock would be
-  const stuckPid = stuck.child.pid!;
-  writeFileSync(`${p}.lock`, `${dead}\n`);
-  writeFileSync(`${p}.lock.break`, `${stuckPid}\n`);
-  const before = readFileSync(p);
-  const r = await vfioctl(p, ['probe', devName(0)], { VFIOCTL_LOCK_TIMEOUT: '0.5' });
-  assert.equal(r.code, 4, r.stderr);
-  assert.match(r.stderr, new RegExp(`locked by pid ${dead}, which no longer runs, and after 0\\.5 s the stale lock still cannot be removed: ${p}\\.lock\\.break is held by pid ${stuckPid}\\n`));
-  assert.deepEqual(readFileSync(p), before);
-  stuck.child.kill('SIGKILL');
-  await stuck.done;
-  const ok = await vfioctl(p, ['probe', devName(0)]);
-  assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stderr, new RegExp(`removed a stale lock left by pid ${dead}`));
-  assert.deepEqual(leftovers(p), []);
-});
+// ---- locks: test/bin-state-lock.test.ts ----
 
 // ---- crashes ----
 
@@ -358,10 +275,14 @@ test(`kill -9 at random moments (${STRESS ? 200 : 20} times): the state is alway
     // only the killed process can have left anything, and only its own
     let staleFrom: number | null = null;
     for (const f of leftovers(p)) {
-      assert.match(f, new RegExp(`^state\\.json\\.(lock|tmp\\.${res.pid}|lock\\.${res.pid}|lock\\.break\\.${res.pid})$`), `unexpected ${f} after kill ${i}`);
+      assert.match(f, /^state\.json\.(lock|tmp\.[0-9a-f]{12})$/, `unexpected ${f} after kill ${i}`);
       if (f === 'state.json.lock') {
-        assert.equal(readFileSync(path.join(dir, f), 'utf8'), `${res.pid}\n`);
-        staleFrom = res.pid;
+        // the killed process's lock file (the kernel released the lock itself): empty if killed before it wrote its name
+        const text = readFileSync(path.join(dir, f), 'utf8');
+        if (text !== '') {
+          assert.ok(text.startsWith(`vfioctl-lock 1\npid=${res.pid}\n`), text);
+          staleFrom = res.pid;
+        }
         seen.staleLocks++;
       } else seen.tempLeft++;
     }

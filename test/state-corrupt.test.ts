@@ -7,11 +7,13 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdirSync, chmodSync, readdirSync, statSync, copyFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, chmodSync, readdirSync, lstatSync, copyFileSync, symlinkSync, truncateSync, readlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { serializeState } from '../src/state/store.js';
 import { bootTree, run, REPO } from './helpers.js';
-import { rng, tempDir, removeTempDirs } from './proc-helpers.js';
+import { rng, tempDir, removeTempDirs, BIN } from './proc-helpers.js';
 
 after(removeTempDirs);
 
@@ -27,7 +29,9 @@ interface Case {
   make: string | Buffer | ((p: string) => void);
   message: RegExp;
   hint?: RegExp;
-  root?: 'skip';
+  root?: 'skip' | 'only';
+  /** not a regular file: load --force refuses too (exit 4, this message) and moves nothing */
+  noMove?: RegExp;
 }
 
 const random = rng(20251121);
@@ -81,7 +85,29 @@ const CASES: Case[] = [
     })(),
     message: /machine\.devices\[2\]\.bus is missing \(a value \(version 1 files store every field\)\)/,
   },
-  { name: 'a directory in its place', make: (p) => mkdirSync(p), message: /state file is a directory/, hint: /move it away.*load --force default, which moves it aside/ },
+  { name: 'a directory in its place', make: (p) => mkdirSync(p), message: /state file is a directory/, hint: /move it away, or point --state at a file/, noMove: /is a directory, not a regular file: load --force moves only regular files aside/ },
+  // issue 14.1/14.2: nothing blocks or grows without bound, and load --force renames no special file
+  { name: 'a FIFO in its place', make: (p) => void spawnSync('mkfifo', [p]), message: /state file is a FIFO \(named pipe\), not a regular file/, hint: /nothing was read or changed; point --state at a regular file/, noMove: /is a FIFO \(named pipe\), not a regular file/ },
+  { name: 'a character device in its place (like /dev/zero)', make: (p) => void spawnSync('mknod', [p, 'c', '1', '5']), message: /state file is a character device, not a regular file/, hint: /point --state at a regular file/, noMove: /is a character device, not a regular file/, root: 'only' },
+  {
+    name: 'a symbolic link to a valid state',
+    make: (p) => {
+      writeFileSync(`${p}.real`, VALID);
+      symlinkSync(`${p}.real`, p);
+    },
+    message: /state file is a symbolic link \(to \S+state\.json\.real\); vfioctl neither reads nor writes a state file through a link/,
+    hint: /point --state at the file itself \(--state \S+state\.json\.real\)/,
+    noMove: /is a symbolic link, not a regular file/,
+  },
+  { name: 'a dangling symbolic link', make: (p) => symlinkSync('/nonexistent/x', p), message: /state file is a symbolic link \(to \/nonexistent\/x\)/, hint: /point --state at the file itself/, noMove: /is a symbolic link, not a regular file/ },
+  {
+    name: 'a file over the size limit (64 MiB, sparse)',
+    make: (p) => {
+      writeFileSync(p, VALID);
+      truncateSync(p, 64 * 1024 * 1024 + 1);
+    },
+    message: /state file is too big: 64\.0 MiB, over the limit of 64\.0 MiB \(README "Limits on input"\)/,
+  },
   {
     name: 'an unreadable file (chmod 000)',
     make: (p) => {
@@ -98,12 +124,14 @@ const CASES: Case[] = [
 function snapshot(p: string): string {
   const dir = path.dirname(p);
   const names = readdirSync(dir).sort();
-  const st = statSync(p);
+  const st = lstatSync(p);
   let body: string;
   if (st.isDirectory()) body = `directory: ${readdirSync(p).join(',')}`;
+  else if (st.isSymbolicLink()) body = `link to ${readlinkSync(p)}`;
+  else if (!st.isFile()) body = `special file, rdev ${st.rdev}, ino ${st.ino}`; // reading a FIFO or /dev/zero would not end
   else {
     try {
-      body = readFileSync(p).toString('base64');
+      body = createHash('sha256').update(readFileSync(p)).digest('base64');
     } catch (e) {
       body = `unreadable (${(e as NodeJS.ErrnoException).code}), mode ${st.mode.toString(8)}, size ${st.size}`;
     }
@@ -115,6 +143,10 @@ for (const c of CASES) {
   test(`refused with exit 4, left untouched: ${c.name}`, async (t) => {
     if (c.root === 'skip' && process.getuid?.() === 0) {
       t.skip('running as root, which can read a chmod 000 file');
+      return;
+    }
+    if (c.root === 'only' && process.getuid?.() !== 0) {
+      t.skip('mknod needs root');
       return;
     }
     const p = path.join(tempDir('vfioctl-corrupt-'), 'state.json');
@@ -144,6 +176,14 @@ for (const c of CASES) {
       assert.equal(snapshot(p), before);
     }
 
+    if (c.noMove) {
+      // not a regular file: load --force renames nothing (as root, --state /dev/null load --force once moved /dev/null)
+      const r = await run(p, 'load', '--force', 'default');
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(r.stderr, c.noMove);
+      assert.equal(snapshot(p), before, 'load --force moved or changed what is not a regular file');
+      return;
+    }
     // load --force moves it aside (kept as it was) and boots a machine with nothing of it
     const r = await run(p, 'load', '--force', 'default');
     assert.equal(r.code, 0, r.stderr);
@@ -189,11 +229,10 @@ test('a state that cannot be written: exit 4, the previous state kept, nothing l
   const p = path.join(dir, 'state.json');
   assert.equal((await run(p, '-q', 'load', 'default')).code, 0);
   const before = readFileSync(p);
-  // the commands below run in this process: something in the way of its temporary file
-  mkdirSync(`${p}.tmp.${process.pid}`);
-  const r = await run(p, 'override', 'fff51000.ethernet', 'vfio-platform');
-  assert.equal(r.code, 4, r.stderr);
-  assert.match(r.stderr, new RegExp(`^vfioctl: ${p}: cannot write the state file: .*\nhint: nothing was changed: the previous state is still in place`));
+  // a file-size limit below the state's size: write(2) fails with EFBIG (SIGXFSZ ignored)
+  const r = spawnSync('sh', ['-c', `trap '' XFSZ; ulimit -f 2; exec "$0" "$@"`, process.execPath, BIN, '--state', p, 'override', 'fff51000.ethernet', 'vfio-platform'], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NO_COLOR: '1' } });
+  assert.equal(r.status, 4, r.stderr);
+  assert.match(r.stderr, new RegExp(`^vfioctl: ${p}: cannot write the state file: .*EFBIG.*\nhint: nothing was changed: the previous state is still in place`));
   assert.deepEqual(readFileSync(p), before);
-  assert.deepEqual(readdirSync(dir).sort(), ['state.json', `state.json.tmp.${process.pid}`]);
+  assert.deepEqual(readdirSync(dir).sort(), ['state.json']);
 });

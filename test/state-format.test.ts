@@ -117,9 +117,13 @@ test('machines shaped unusually round-trip: fields added later, shared objects, 
   d[3]!.activity = { ...newActivity(d[3]!.irqs.length + 1) }; // arrays of another length
   withIrq.irqs.push({ hwirq: 7, trigger: 1, controller: '/some/other-controller' });
   d[1]!.parentDir = '/sys/devices/platform/elsewhere';
-  m.groups.push({ id: 77, devices: ['nonexistent', d[0]!.name], owner: 'qemu', type: 'identity', iommu: null });
-  m.groups.push({ id: 0, devices: [], owner: null, type: 'DMA', iommu: null }); // a second group with id 0
-  if (m.groups[1]) m.groups[1].devices.reverse().push('extra'); // members not in device order
+  // a group whose id is not its index, held by an owner (groups and owners must agree with the devices: shape.ts)
+  const loner = d.find((v) => v.iommuGroup === null)!;
+  loner.iommuGroup = 77;
+  m.groups.push({ id: 77, devices: [loner.name], owner: 'qemu', type: 'identity', iommu: null });
+  m.owners.push({ name: 'qemu', pid: 4242, alive: true, groups: [77], devices: [], iova: { start: '0x0', size: '0x1000' } });
+  const big = m.groups.find((g) => g.devices.length > 1);
+  if (big) big.devices.reverse(); // members not in device order
   // an IRQ object and an empty array shared by two devices: written the same at both places
   const shared = withIrq.irqs[0]!;
   const other = d.find((v) => v !== withIrq && v.irqs.length > 0);
@@ -137,11 +141,16 @@ test('machines shaped unusually round-trip: fields added later, shared objects, 
 
   // the same, with no field at its default value at all
   const busy = bootTree('default');
+  for (const bus of ['platform', 'amba'] as const) {
+    if (!busy.drivers.some((x) => x.bus === bus && x.name === 'vfio-platform')) busy.drivers.push({ name: 'vfio-platform', bus, compatible: [], kind: 'vfio', module: null, probeError: null });
+  }
+  const spare = { id: 99, devices: [] as string[], owner: null, type: 'DMA', iommu: null };
+  busy.groups.push(spare);
   for (const v of busy.devices) {
-    v.driver ??= 'none';
+    v.driver = 'vfio-platform';
     v.driverOverride = 'vfio-platform';
     v.vfio = { index: 1, reset: null, openCount: 0, flags: 4 };
-    v.iommuGroup ??= 99;
+    if (v.iommuGroup === null) (v.iommuGroup = 99), spare.devices.push(v.name);
     v.activity.running = true;
   }
   roundTrip(busy, 'no defaults');
@@ -177,9 +186,17 @@ test('a version 1 file: read-only commands leave it alone, a refused one too, th
     assert.equal(r.code, 0, `${argv.join(' ')}: ${r.stderr}`);
     assert.deepEqual(stateBytes(v1), original, `${argv.join(' ')} rewrote the version 1 file`);
   }
-  const refused = await run(v1, 'unbind', 'fff61000.rng'); // not bound: the kernel refuses
+  // a refused command saves what the kernel did on the way (the clock moved): as version 2
+  const v1r = path.join(dir, 'v1-refused.json');
+  copyFileSync(v1, v1r);
+  const refused = await run(v1r, 'unbind', 'fff61000.rng'); // not bound: the kernel refuses
   assert.equal(refused.code, 1, refused.stderr);
-  assert.deepEqual(stateBytes(v1), original);
+  const afterRefusal = readFileSync(v1r);
+  assert.equal(JSON.parse(afterRefusal.toString('utf8')).version, STATE_VERSION);
+  const mr = parseState(v1r, afterRefusal);
+  const was = parseState(v1, original);
+  assert.ok(mr.clockUs > was.clockUs, 'the clock of a refused command did not move');
+  assert.deepStrictEqual(mr.devices.map((x) => [x.name, x.driver, x.driverOverride]), was.devices.map((x) => [x.name, x.driver, x.driverOverride]));
 
   // the same command on the version 1 file and on the same machine already in version 2
   // gives the same machine: migrating changes nothing but the encoding

@@ -144,7 +144,7 @@ export async function main(argv: string[], rawCtx: Context): Promise<number> {
     }
     exit = await reportError(e, inv);
   }
-  if (ran.top !== null && !NO_LESSON_CHECK.has(ran.top)) await lessonCheck(await getOut(), failure);
+  if (ran.top !== null && !NO_LESSON_CHECK.has(ran.top)) await lessonCheck(await getOut(), failure, ran.top);
   return exit;
 }
 
@@ -152,14 +152,14 @@ export async function main(argv: string[], rawCtx: Context): Promise<number> {
 const NO_LESSON_CHECK = new Set(['lesson', 'demo', 'completion', '__complete']);
 
 /** While a lesson is in progress, tell the learner where the last command left them. */
-async function lessonCheck(o: Out, failure: unknown): Promise<void> {
+async function lessonCheck(o: Out, failure: unknown, command: string): Promise<void> {
   const { mainStatePath, lessonInProgress } = await import('./session.js');
   const main = mainStatePath(o.ctx, o.g);
   const lesson = lessonInProgress(o.ctx, main);
   if (!lesson) return;
   try {
     const { afterCommand } = await import('./commands/lesson.js');
-    await afterCommand(o, main, lesson, failure);
+    await afterCommand(o, main, lesson, failure, command);
   } catch (e) {
     o.ctx.stderr.write(`vfioctl: lesson ${lesson}: could not check progress: ${e instanceof Error ? e.message : String(e)}\n`);
   }

@@ -1,17 +1,18 @@
 /**
- * Getting the machine for a command: read the state file (booting the bundled default
- * when there is none), and for a mutating command hold the lock from read to write.
- * A refused command (any error) writes nothing.
+ * The CLI's side of the session (src/state/session.ts does lock → read → run → write):
+ * which state file, the lock timeout, notes on stderr, booting the bundled default tree,
+ * the time that passes before a mutating command.
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import type { Context } from './context.js';
 import type { Machine } from '../base/machine.js';
-import { statePath, readState, writeState, acquireLock } from '../state/store.js';
+import { statePath } from '../state/path.js';
+import { withState, type SessionOptions } from '../state/session.js';
 import { tick } from '../klog/klog.js';
 import { Sys } from './sys.js';
 import { UsageError } from '../base/errors.js';
-import type { DeviceTree } from '../devicetree/tree.js';
+import { TreeError, type DeviceTree } from '../devicetree/tree.js';
 import { activeLesson, scratchPath } from '../state/lessons.js';
 
 export interface GlobalOpts {
@@ -74,7 +75,14 @@ export function resolveTreeName(ctx: Context, name: string): string {
 export async function loadTree(ctx: Context, name: string, includeDirs: string[] = []): Promise<DeviceTree> {
   const { readTreeFile } = await import('../devicetree/formats/read.js');
   const file = resolveTreeName(ctx, name);
-  const tree = await readTreeFile(file, { includeDirs, cwd: ctx.cwd });
+  let tree: DeviceTree;
+  try {
+    tree = await readTreeFile(file, { includeDirs, cwd: ctx.cwd });
+  } catch (e) {
+    // name the file as the user typed it (bad.yaml:5:16), as compilers do
+    if (e instanceof TreeError && e.loc.file === file && path.dirname(file) !== ctx.treesDir) e.loc.file = name;
+    throw e;
+  }
   // show bundled trees by their short name
   if (path.dirname(file) === ctx.treesDir) tree.file = `devicetrees/${path.basename(file)}`;
   else tree.file = name;
@@ -93,32 +101,29 @@ export interface Session {
   path: string;
 }
 
-/** Run `fn` on the machine. In write mode, under the lock; saved only if `fn` succeeds. */
-export async function withMachine<T>(ctx: Context, g: GlobalOpts, mode: 'read' | 'write', fn: (s: Session) => T | Promise<T>): Promise<T> {
-  const p = activeStatePath(ctx, g);
-  if (mode === 'read') {
-    let m = readState(p);
-    if (m) return fn({ m, sys: new Sys(m), path: p });
-    // first use: boot the default machine and keep it
-    return withMachine(ctx, g, 'write', fn);
-  }
-  const lock = acquireLock(p, lockTimeoutMs(ctx));
-  try {
-    for (const pid of lock.recovered) note(ctx, g, `removed a stale lock left by pid ${pid}, which no longer runs`);
-    let m = readState(p);
-    if (!m) {
-      m = await bootDefault(ctx);
-      note(ctx, g, `no state file at ${p}; booted the bundled default machine (${m.model})`);
-    } else {
+/** The session options for the state file commands act on. */
+export function sessionOptions(ctx: Context, g: GlobalOpts, p: string = activeStatePath(ctx, g)): SessionOptions {
+  return {
+    path: p,
+    lockTimeoutMs: lockTimeoutMs(ctx),
+    dryRun: g.dryRun ?? false,
+    boot: () => bootDefault(ctx),
+    note: (text) => note(ctx, g, text),
+    beforeWrite: async (m) => {
       tick(m);
       // only mutating commands let time pass; read-only ones never load the owner model
       const { advance } = await import('../userspace/owner.js');
       advance(m);
-    }
-    const result = await fn({ m, sys: new Sys(m), path: p });
-    if (!g.dryRun) writeState(p, m);
-    return result;
-  } finally {
-    lock.release();
-  }
+    },
+  };
+}
+
+/**
+ * Run `fn` on the machine. In write mode, under the lock; saved when `fn` succeeds and
+ * when the simulated kernel refuses (its side effects stay, SPEC §4), not otherwise.
+ * (The runner takes the kernel lines the command logged, by clock.)
+ */
+export async function withMachine<T>(ctx: Context, g: GlobalOpts, mode: 'read' | 'write', fn: (s: Session) => T | Promise<T>): Promise<T> {
+  const o = sessionOptions(ctx, g);
+  return withState(o, mode, (m) => fn({ m, sys: new Sys(m), path: o.path }));
 }

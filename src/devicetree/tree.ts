@@ -51,7 +51,7 @@ export interface TreeExtras {
   drivers: DeclaredDriver[];
   resets: DeclaredReset[];
   /** module parameters / boot options the tree asks for (e.g. vfio-platform loaded at boot) */
-  boot: { modules: { name: string; params: Record<string, string> }[] };
+  boot: { modules: { name: string; params: Record<string, string>; loc?: SourceLoc }[] };
 }
 
 export type TreeFormat = 'vfioctl-yaml' | 'dtc-yaml' | 'dtb' | 'dts';
@@ -73,11 +73,18 @@ export interface DeviceTree {
   extras: TreeExtras;
 }
 
+/** C0 (but LF), DEL and C1 characters as `\xNN`, so quoted tree text cannot drive a terminal. */
+export function escapeControls(s: string): string {
+  return s.replace(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** A tree file that cannot be used. Exit status 3. */
 export class TreeError extends Error {
   readonly loc: SourceLoc;
   constructor(message: string, loc: SourceLoc) {
-    super(message);
+    // A message may quote the tree (a bad name, dtc's or cpp's own words): no control
+    // character of it reaches the terminal; line breaks between message lines stay.
+    super(escapeControls(message));
     this.name = 'TreeError';
     this.loc = loc;
   }

@@ -23,8 +23,30 @@ export interface Step {
   done(m: Machine, since: number): boolean;
   /** after a command that changed the machine but did not complete the step: what the state shows, if worth saying */
   notYet?(m: Machine): string | null;
-  /** a refused command explained in this step's terms */
-  refusal?(code: string, m: Machine): string | null;
+  /** a refused command explained in this step's terms (null: not about this step; the common readings apply) */
+  refusal?(r: Refused, m: Machine): string | null;
+  /**
+   * How many of the following steps need the state this step reached: while the lesson is
+   * on one of them and done() turns false again (the learner undid it), the lesson goes back
+   * to this step and says so. 0 (the default) for steps whose result later steps may change.
+   */
+  keep?: number;
+  /** more about the step than `why`, for `lesson hint` (e.g. why other tools do it in another order) */
+  aside?: string;
+}
+
+/** A command the kernel refused, as the lesson sees it. */
+export interface Refused {
+  /** the vfioctl verb typed (`bind`, `open`, `sysfs`…), when the caller knows it */
+  command?: string | undefined;
+  /** errno name */
+  code: string;
+  /** the file or device node the refused call was on */
+  path?: string | undefined;
+  /** the system call that failed: write (a sysfs store), open, ioctl, exec (modprobe, rmmod, kill) */
+  op?: string | undefined;
+  /** the error's own text (`rmmod: ERROR: …`) */
+  message?: string | undefined;
 }
 
 export interface Scenario {

@@ -3,7 +3,7 @@
  * start, and the refusal readings they share. A lesson file takes these and adds its own.
  */
 import type { Machine } from '../base/machine.js';
-import type { Step } from './scenario.js';
+import type { Refused, Step } from './scenario.js';
 import { dev, driverOf, vfioLoaded, ownerAlive, running } from './checks.js';
 
 export function openAndStartStep(name: string, owner: string, why: string): Step {
@@ -26,16 +26,29 @@ export function modprobeStep(): Step {
   };
 }
 
-export const MISSING_MODULE = (code: string, m: Machine): string | null =>
-  code === 'ENOENT' && !vfioLoaded(m) ? 'vfio-platform is not loaded, so /sys/bus/platform/drivers/vfio-platform does not exist yet: load it first (vfioctl modprobe vfio-platform)' : null;
+/** a write into drivers/vfio-platform/ before the module is loaded */
+export const MISSING_MODULE = (r: Refused, m: Machine): string | null =>
+  r.code === 'ENOENT' && !vfioLoaded(m) && (r.path?.includes('/drivers/vfio-platform/') ?? false)
+    ? 'vfio-platform is not loaded, so /sys/bus/platform/drivers/vfio-platform does not exist yet: load it first (vfioctl modprobe vfio-platform)'
+    : null;
 
 /** unbinding before the override is set: it works, but a real machine could rebind the host driver at any moment */
 export function unboundWithoutOverride(m: Machine, name: string, host: string): string | null {
   const d = dev(m, name);
   return d && d.driver === null && d.driverOverride === null
-    ? `${name} is unbound but driver_override is not set: on a real machine any probe now (a hotplug event, a module load, drivers_autoprobe) would give it straight back to ${host}. Set the override first, then probe`
+    ? `${name} is unbound but driver_override is not set: unbinding first is the order driverctl uses, and it is a race: until the override is written, any probe (a module load, a new driver registering, drivers_probe from udev or a script) gives ${name} straight back to ${host}. Set the override now, then probe (vfioctl lesson hint says why both orders exist)`
     : null;
 }
+
+/** Why the lessons write driver_override before unbinding, although driverctl and others unbind first (issue 13.7). */
+export const OVERRIDE_FIRST = (host: string): string =>
+  'Override first, or unbind first? Both orders work on a quiet machine and both are in use: driverctl set-override (like VILLASnode and DPDK\'s guide) ' +
+  'unbinds first, then writes driver_override, then probes. The difference is a race. Between the unbind and the override write the device is unbound ' +
+  `with nothing steering it, and anything that probes unbound devices in that window (loading ${host}'s module, another driver registering, udev or a ` +
+  `script writing drivers_probe) binds ${host} again. Unbinding never reprobes by itself, so on a quiet machine nothing happens and the window lasts ` +
+  'milliseconds; but nothing closes it. Writing the override first does: from then on only vfio-platform can match, and while the host driver still ' +
+  'drives the device the override changes nothing. Unbinding first has one argument for it: if the unbind fails, no override is left behind on a ' +
+  'device its host driver still drives (a leftover override takes effect at the next probe or boot, which matters to a tool that saves overrides).';
 
 export function overrideStep(name: string): Step {
   return {

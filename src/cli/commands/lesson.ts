@@ -6,18 +6,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Out } from '../main.js';
-import { mainStatePath, bootDefault, lockTimeoutMs } from '../session.js';
-import { readState, writeState, acquireLock } from '../../state/store.js';
-import { activeLesson, setActiveLesson, scratchPath, readProgress, writeProgress, type LessonProgress } from '../../state/lessons.js';
+import { mainStatePath, loadTree, lockTimeoutMs, lessonInProgress, sessionOptions, type GlobalOpts } from '../session.js';
+import type { Context } from '../context.js';
+import { readState } from '../../state/state-file.js';
+import { replaceState } from '../../state/session.js';
+import { activeLesson, setActiveLesson, scratchPath, readProgress, updateProgress, type LessonProgress } from '../../state/lessons.js';
 import { SCENARIOS, findScenario } from '../../teach/lessons/index.js';
-import { commonMistakes } from '../../teach/mistakes.js';
-import type { Scenario } from '../../teach/scenario.js';
-import { checkSteps, currentStep, explainRefusal, freshProgress } from '../../teach/lesson.js';
+import type { Scenario, Step } from '../../teach/scenario.js';
+import { currentStep, follow, freshProgress, stepLine, typed } from '../../teach/lesson.js';
+import { explainRefusal } from '../../teach/refusals.js';
 import { UsageError, KernelError } from '../../base/errors.js';
 import { colorWanted, makeStyle, table, type Style } from '../output.js';
 import type { Step as ExplainStep } from '../sys.js';
-
-const stepLine = (s: Scenario, i: number): string => `step ${i + 1}/${s.steps.length}: ${s.steps[i]!.goal}`;
 
 function progressLabel(s: Scenario, p: LessonProgress | undefined): string {
   if (!p) return 'not started';
@@ -57,21 +57,18 @@ function list(o: Out, main: string): void {
 }
 
 async function start(o: Out, main: string, s: Scenario, restart: boolean): Promise<void> {
-  const progress = readProgress(main);
   const scratch = scratchPath(main, s.name);
-  let p = progress.get(s.name);
+  let p = readProgress(main).get(s.name);
   const resume = !restart && p !== undefined && !p.done && fs.existsSync(scratch);
   if (!resume) {
-    const m = await bootDefault(o.ctx);
-    const lock = acquireLock(scratch, lockTimeoutMs(o.ctx));
-    try {
-      writeState(scratch, m);
-    } finally {
-      lock.release();
-    }
+    // the tree the lesson names (src/teach/lessons/NAME.ts); the scratch machine is the lesson's own:
+    // whatever was there is replaced (set aside if unusable)
+    const { boot } = await import('../../base/boot.js');
+    const m = boot(await loadTree(o.ctx, s.tree));
+    await replaceState({ ...sessionOptions(o.ctx, o.g, scratch), dryRun: false }, m, { force: true });
     p = freshProgress(m);
-    progress.set(s.name, p);
-    writeProgress(main, progress);
+    const fresh = p;
+    await updateProgress(main, lockTimeoutMs(o.ctx), (all) => void all.set(s.name, fresh));
   }
   setActiveLesson(main, s.name);
   const cur = p!;
@@ -101,26 +98,45 @@ async function hint(o: Out, main: string): Promise<void> {
   const p = readProgress(main).get(s.name) ?? { step: 0, done: false, since: 0, clock: 0 };
   const step = currentStep(s, p);
   if (!step) throw new UsageError(`lesson ${s.name} is already complete`, `start another: vfioctl lesson`);
-  const real = await realCommands(o, scratchPath(main, s.name), step.commands);
-  let text = `${capital(stepLine(s, p.step))}\n  why:  ${step.why}\n  hint: ${step.hint}\n  type: ${step.commands.map((c) => `vfioctl ${c}`).join('; then ')}\n`;
+  const { steps: real, refused } = await realCommands(o, scratchPath(main, s.name), step);
+  let text = `${capital(stepLine(s, p.step))}\n  why:  ${step.why}\n  hint: ${step.hint}\n`;
+  if (step.aside) text += `  more: ${step.aside}\n`;
+  text += `  type: ${typed(step)}\n`;
+  if (refused) {
+    // never send the learner round in circles: say that the step's own command would not work here
+    text += `  but: on the lesson machine as it is now, vfioctl ${refused.command} would be refused (${refused.code}): ${refused.why}\n`;
+    text += `  if you are lost: vfioctl lesson ${s.name} --restart starts over; vfioctl lesson stop leaves the lesson\n`;
+  }
   if (real.length) text += `  on a real system:\n${real.map((r) => `    ${r.command}\n`).join('')}`;
-  o.emit({ lesson: s.name, step: p.step + 1, goal: step.goal, why: step.why, hint: step.hint, commands: step.commands.map((c) => `vfioctl ${c}`), realSystem: real }, text, real);
+  const data: Record<string, unknown> = { lesson: s.name, step: p.step + 1, goal: step.goal, why: step.why, hint: step.hint, commands: step.commands.map((c) => `vfioctl ${c}`), realSystem: real };
+  if (step.aside) data['more'] = step.aside;
+  if (refused) data['wouldBeRefused'] = refused;
+  o.emit(data, text, real);
 }
 
-/** The shell lines / ioctls the step's commands stand for, from a run on a throw-away copy of the lesson machine. */
-async function realCommands(o: Out, scratch: string, commands: readonly string[]): Promise<ExplainStep[]> {
+/**
+ * The shell lines / ioctls the step's commands stand for, from a run on a throw-away copy
+ * of the lesson machine; and the first of them that would be refused there, explained.
+ */
+async function realCommands(o: Out, scratch: string, step: Step): Promise<{ steps: ExplainStep[]; refused: { command: string; code: string; why: string } | null }> {
   const { runCaptured } = await import('../main.js');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-hint-'));
   try {
     const copy = path.join(dir, 'state.json');
     if (fs.existsSync(scratch)) fs.copyFileSync(scratch, copy);
     const steps: ExplainStep[] = [];
-    for (const c of commands) {
+    for (const c of step.commands) {
       const r = await runCaptured(['--state', copy, '--json', '--explain', '-q', ...c.split(' ')], o.ctx);
-      if (r.exit !== 0) break;
+      if (r.exit !== 0) {
+        const e = (JSON.parse(r.stderr.trim().split('\n').pop() ?? '{}') as { error?: { code?: string; message?: string; path?: string } }).error ?? {};
+        const code = e.code ?? 'error';
+        const m = readState(copy);
+        const why = m ? explainRefusal(step, { command: c.split(' ')[0], code, path: e.path, message: e.message }, m) : (e.message ?? '');
+        return { steps, refused: { command: c, code, why } };
+      }
       steps.push(...((JSON.parse(r.stdout) as { explain?: ExplainStep[] }).explain ?? []));
     }
-    return steps;
+    return { steps, refused: null };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -129,38 +145,53 @@ async function realCommands(o: Out, scratch: string, commands: readonly string[]
 const capital = (t: string): string => t.charAt(0).toUpperCase() + t.slice(1);
 
 /**
- * After any other command while a lesson is in progress: judge the lesson machine,
- * say which steps are done and what is next, or explain a refusal in lesson terms.
- * Prints to stderr (never in --json or -q mode) and saves the progress.
+ * `load` (anything that would replace the machine) while a lesson is in progress would
+ * throw the lesson's machine away under it: refused, naming the two ways on.
  */
-export async function afterCommand(o: Out, main: string, lesson: string, error: unknown): Promise<void> {
+export function refuseDuringLesson(ctx: Context, g: GlobalOpts, command: string): void {
+  const main = mainStatePath(ctx, g);
+  const lesson = lessonInProgress(ctx, main);
+  if (!lesson) return;
+  const s = findScenario(lesson);
+  const p = s && readProgress(main).get(s.name);
+  const where = s && p && !p.done ? `, ${stepLine(s, p.step)}` : '';
+  throw new UsageError(
+    `lesson ${lesson} is in progress${where}: vfioctl ${command} would replace the lesson's machine, so it was not run`,
+    `to start the lesson over on a fresh machine: vfioctl lesson ${lesson} --restart; to leave the lesson and ${command.split(' ')[0]} on your own machine: vfioctl lesson stop, then vfioctl ${command}`,
+  );
+}
+
+/**
+ * After any other command while a lesson is in progress: judge the lesson machine (the
+ * steps it completed or undid, a refusal in lesson terms, what is next: src/teach/lesson.ts
+ * follow), print that to stderr (never in --json or -q mode) and save the progress.
+ */
+export async function afterCommand(o: Out, main: string, lesson: string, error: unknown, command?: string): Promise<void> {
   const s = findScenario(lesson);
   if (!s) return;
   const m = readState(scratchPath(main, lesson));
   if (!m) return;
-  const progress = readProgress(main);
-  const p = progress.get(s.name) ?? freshProgress(m);
-  const before = p.step;
-  const { completed, changed } = checkSteps(s, p, m);
-  progress.set(s.name, p);
-  writeProgress(main, progress);
-  const lines: string[] = [];
+  const refused = error instanceof KernelError ? { command, code: error.code, path: error.path, op: error.op, message: error.message } : undefined;
+  const { p, notes } = await updateProgress(main, lockTimeoutMs(o.ctx), (progress) => {
+    const p = progress.get(s.name) ?? freshProgress(m);
+    const notes = follow(s, p, m, { command: command ?? '', refused, failed: error !== null && error !== undefined && !refused });
+    progress.set(s.name, p);
+    return { p, notes };
+  });
+  if (p.done) setActiveLesson(main, null);
   const st: Style = await makeStyle(colorWanted(o.ctx, o.g.color === false, 'stderr'));
   const tag = st.cyan(`lesson ${s.name}:`);
-  for (const i of completed) lines.push(`${tag} ${st.green('✓')} ${stepLine(s, i)}`);
-  if (p.done) {
-    setActiveLesson(main, null);
-    lines.push(`${tag} ${st.green('complete.')} ${s.outro}`, `${tag} commands act on your own machine again (${main}).`);
-  } else {
-    const step = s.steps[p.step]!;
-    if (error instanceof KernelError) {
-      lines.push(`${tag} ${st.yellow('refused, and nothing changed:')} ${explainRefusal(step, error.code, error.path, m)}`);
-    } else if (changed) {
-      for (const careful of [s.watch?.(m, p.step), ...commonMistakes(m)]) if (careful) lines.push(`${tag} ${st.yellow('careful:')} ${careful}`);
-      const why = completed.length === 0 ? step.notYet?.(m) : null;
-      if (why) lines.push(`${tag} ${st.yellow('not yet:')} ${why}`);
+  const progressed = notes.some((n) => n.kind === 'done');
+  const lines = notes.map((n): string => {
+    switch (n.kind) {
+      case 'done': return `${tag} ${st.green('✓')} ${n.text}`;
+      case 'undone': return `${tag} ${st.yellow('back:')} ${n.text}`;
+      case 'refused': return `${tag} ${st.yellow('refused, and nothing changed:')} ${n.text}`;
+      case 'careful': return `${tag} ${st.yellow('careful:')} ${n.text}`;
+      case 'not-yet': return `${tag} ${st.yellow('not yet:')} ${n.text}`;
+      case 'complete': return `${tag} ${st.green('complete.')} ${n.text}\n${tag} commands act on your own machine again (${main}).`;
+      case 'next': return `${tag} ${progressed ? 'next, ' : ''}${n.text}   (stuck? vfioctl lesson hint)`;
     }
-    if (completed.length || error || (changed && p.step === before)) lines.push(`${tag} ${completed.length ? 'next, ' : ''}${stepLine(s, p.step)}   (stuck? vfioctl lesson hint)`);
-  }
+  });
   if (lines.length && !o.g.json && !o.g.quiet) o.ctx.stderr.write(lines.join('\n') + '\n');
 }

@@ -3,48 +3,34 @@
  * without --force). With --force an unusable state file is moved aside, never overwritten.
  */
 import type { Out } from '../main.js';
-import { loadTree, note, activeStatePath } from '../session.js';
-import { readState, writeState, acquireLock, setAside } from '../../state/store.js';
-import { lockTimeoutMs } from '../session.js';
-import { StateError, KernelError } from '../../base/errors.js';
+import { loadTree, note, sessionOptions } from '../session.js';
+import { replaceState } from '../../state/session.js';
+import { KernelError } from '../../base/errors.js';
 import { boot } from '../../base/boot.js';
 import { kernelLines } from '../output.js';
 
 export async function load(o: Out, treeName: string, opts: { force?: boolean; legacy?: boolean; include?: string[] }): Promise<void> {
+  (await import('./lesson.js')).refuseDuringLesson(o.ctx, o.g, `load ${treeName}`);
   const tree = await loadTree(o.ctx, treeName, opts.include ?? []);
   const m = boot(tree, { legacyMessages: opts.legacy ?? false });
-  const p = activeStatePath(o.ctx, o.g);
-  const lock = acquireLock(p, lockTimeoutMs(o.ctx));
-  let movedAside: string | null = null;
-  try {
-    for (const pid of lock.recovered) note(o.ctx, o.g, `removed a stale lock left by pid ${pid}, which no longer runs`);
-    let old = null;
-    let unusable: StateError | null = null;
-    try {
-      old = readState(p);
-    } catch (e) {
-      if (!(e instanceof StateError) || !opts.force) throw e;
-      unusable = e;
-    }
-    const open = old ? old.devices.filter((d) => d.vfio && d.vfio.openCount > 0) : [];
-    if (open.length && !opts.force) {
-      throw new KernelError('EBUSY', {
-        op: 'exec',
-        path: p,
-        message: `the current machine has open VFIO devices (${open.map((d) => d.name).join(', ')}); loading a new tree would throw them away`,
-        hint: `close them (vfioctl close DEVICE) or add --force`,
-      });
-    }
-    if (!o.g.dryRun) {
-      // never overwrite what we could not read: keep it next to the new state
-      if (unusable) movedAside = setAside(p);
-      writeState(p, m);
-    }
-    if (unusable) {
-      note(o.ctx, o.g, movedAside ? `the state file was unusable (${unusable.message}); moved it aside to ${movedAside}` : `the state file is unusable (${unusable.message}); --dry-run: it would be moved aside to ${p}.corrupt-<time>`);
-    }
-  } finally {
-    lock.release();
+  const so = sessionOptions(o.ctx, o.g);
+  const p = so.path;
+  const { movedAside, unusable } = await replaceState(so, m, {
+    force: opts.force ?? false,
+    check: (old) => {
+      const open = old ? old.devices.filter((d) => d.vfio && d.vfio.openCount > 0) : [];
+      if (open.length && !opts.force) {
+        throw new KernelError('EBUSY', {
+          op: 'exec',
+          path: p,
+          message: `the current machine has open VFIO devices (${open.map((d) => d.name).join(', ')}); loading a new tree would throw them away`,
+          hint: `close them (vfioctl close DEVICE) or add --force`,
+        });
+      }
+    },
+  });
+  if (unusable) {
+    note(o.ctx, o.g, movedAside ? `the state file was unusable (${unusable.message}); moved it aside to ${movedAside}` : `the state file is unusable (${unusable.message}); --dry-run: it would be moved aside to ${p}.corrupt-<time>`);
   }
   const bound = m.devices.filter((d) => d.driver).length;
   const data = {

@@ -398,7 +398,7 @@ function readExtras(r: Reader, keys: Map<string, YNode | null>): TreeExtras {
         }
         const name = str(r, mo, 'name', item);
         if (!MODULE_NAME_RE.test(name)) r.fail(`bad module name ${JSON.stringify(name)}: 1-55 letters, digits, _ and - only`, mo.get('name'));
-        ex.boot.modules.push({ name, params });
+        ex.boot.modules.push({ name, params, loc: r.loc(item) });
       }
     }
   }

@@ -19,12 +19,16 @@ import path from 'node:path';
 import { TreeError } from '../tree.js';
 import type { DeviceTree, DtNode } from '../tree.js';
 import { decodeUtf8, readBoundedFile } from './file.js';
+import { checkTreeText } from './check.js';
+import type { ToolLimits } from './dts.js';
 
 export interface ReadTreeOptions {
   /** extra directories for `#include <…>` (cpp `-I`) and `/include/` (dtc `-i`) */
   includeDirs?: string[];
   /** the caller's working directory, named when a file is missing (relative paths start there) */
   cwd?: string;
+  /** narrower bounds for cpp and dtc than the defaults (dts.ts), e.g. in tests */
+  toolLimits?: ToolLimits;
 }
 
 /** Skip whitespace and C/C++ comments; true if the source then starts with `/dts-v1/`. */
@@ -43,7 +47,7 @@ function relocateToSource(node: DtNode, file: string): void {
 
 async function readDts(file: string, opts: ReadTreeOptions): Promise<DeviceTree> {
   const { compileDts } = await import('./dts.js');
-  const yamlText = await compileDts(file, opts.includeDirs ?? []);
+  const yamlText = await compileDts(file, opts.includeDirs ?? [], opts.toolLimits);
   const { parseDtcYaml } = await import('./dtc-yaml.js');
   let tree: DeviceTree;
   try {
@@ -56,8 +60,15 @@ async function readDts(file: string, opts: ReadTreeOptions): Promise<DeviceTree>
   return { ...tree, file, format: 'dts' };
 }
 
-/** Read a device-tree file, sniffing its format. Throws TreeError. */
+/**
+ * Read a device-tree file, sniffing its format, and refuse what no format may hold
+ * (check.ts: control characters in printed text, `.`/`..` nodes). Throws TreeError.
+ */
 export async function readTreeFile(file: string, opts: ReadTreeOptions = {}): Promise<DeviceTree> {
+  return checkTreeText(await readAnyFormat(file, opts));
+}
+
+async function readAnyFormat(file: string, opts: ReadTreeOptions = {}): Promise<DeviceTree> {
   const bytes = await readBoundedFile(file, opts.cwd);
   const ext = path.extname(file).toLowerCase();
   const head = bytes.length >= 4 ? ((bytes[0] ?? 0) << 24 | (bytes[1] ?? 0) << 16 | (bytes[2] ?? 0) << 8 | (bytes[3] ?? 0)) >>> 0 : 0;

@@ -9,7 +9,10 @@
  *    MPIC from board code instead, so nothing is claimed there.
  *  - of_clk_init() (drivers/clk/clk.c, called from time_init on arm, arm64 and powerpc)
  *    for CLK_OF_DECLARE compatibles: every available matching node ("Don't populate
- *    platform devices").
+ *    platform devices"), but only for clock drivers the kernel was built with. The
+ *    SP810 driver (CONFIG_CLK_SP810, drivers/clk/versatile/Kconfig) defaults on only
+ *    for 32-bit ARM Versatile Express; arm64 defconfig does not build it, so on arm64
+ *    Juno's `arm,sp810` sysctl stays an AMBA (primecell) device.
  *
  * TIMER_OF_DECLARE users are NOT claimed: timer_probe() (drivers/clocksource/timer-probe.c)
  * only calls the init functions and leaves the flag alone, so `/timer` etc. still get a
@@ -17,6 +20,7 @@
  */
 import { type DtNode, readStrings, hasProp } from '../tree.js';
 import { irqParent } from './irq.js';
+import type { TreeArch } from './arch.js';
 
 /** IRQCHIP_DECLARE compatibles of the GIC family (drivers/irqchip/irq-gic.c, irq-gic-v3.c) */
 const EARLY_IRQCHIPS = new Set([
@@ -33,7 +37,7 @@ const EARLY_IRQCHIPS = new Set([
  * that are platform drivers (renesas cpg-mssr, Stingray's brcm,sr-* PLLs).
  */
 const EARLY_CLOCKS = new Set([
-  'fixed-clock', 'fixed-factor-clock', 'arm,sp810',
+  'fixed-clock', 'fixed-factor-clock',
   'fsl,qoriq-clockgen-1.0', 'fsl,qoriq-clockgen-2.0', 'fsl,b4420-clockgen', 'fsl,b4860-clockgen',
   'fsl,p2041-clockgen', 'fsl,p3041-clockgen', 'fsl,p4080-clockgen', 'fsl,p5020-clockgen', 'fsl,p5040-clockgen',
   'fsl,t1023-clockgen', 'fsl,t1040-clockgen', 'fsl,t2080-clockgen', 'fsl,t4240-clockgen',
@@ -41,6 +45,9 @@ const EARLY_CLOCKS = new Set([
   'fsl,qoriq-core-mux-1.0', 'fsl,qoriq-core-mux-2.0', 'fsl,qoriq-platform-pll-1.0', 'fsl,qoriq-platform-pll-2.0',
   'calxeda,hb-pll-clock', 'calxeda,hb-a9periph-clock', 'calxeda,hb-a9bus-clock', 'calxeda,hb-emmc-clock',
 ]);
+
+/** CLK_OF_DECLARE compatibles whose driver only a 32-bit ARM kernel is built with (see above). */
+const EARLY_CLOCKS_ARM32 = new Set(['arm,sp810']);
 
 function available(node: DtNode): boolean {
   const s = readStrings(node, 'status')?.[0];
@@ -61,8 +68,8 @@ function irqInitClaims(node: DtNode, phandles: Map<number, DtNode>, seen: Set<Dt
   return irqInitClaims(parent, phandles, seen); // cascaded: only once its parent was set up
 }
 
-export function isEarlyClaimed(node: DtNode, phandles: Map<number, DtNode> = new Map(), powerpc = false): boolean {
-  if (available(node) && compatibleWith(node, EARLY_CLOCKS)) return true;
-  if (powerpc) return false;
+export function isEarlyClaimed(node: DtNode, phandles: Map<number, DtNode> = new Map(), arch: TreeArch = 'arm'): boolean {
+  if (available(node) && (compatibleWith(node, EARLY_CLOCKS) || (arch === 'arm' && compatibleWith(node, EARLY_CLOCKS_ARM32)))) return true;
+  if (arch === 'powerpc') return false;
   return irqInitClaims(node, phandles);
 }

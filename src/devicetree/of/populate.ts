@@ -11,6 +11,7 @@ import { readReg, translateAddress, translatedRegions, hex, nAddrCells, nSizeCel
 import { readIrqs } from './irq.js';
 import type { BusName, Irq, Region } from '../../base/machine.js';
 import { isEarlyClaimed } from './early.js';
+import { treeArch, type TreeArch } from './arch.js';
 
 /** of_default_bus_match_table */
 const DEFAULT_BUS_MATCH = ['simple-bus', 'simple-mfd', 'isa', 'arm,amba-bus'];
@@ -91,18 +92,14 @@ export function makeBusId(node: DtNode): string {
   return name;
 }
 
-/** Whether the tree is a PowerPC board (populated by of_platform_bus_probe with board bus ids). */
-export function isPowerPc(root: DtNode): boolean {
-  const cpus = root.children.find((c) => c.name === 'cpus');
-  return !!cpus && cpus.children.some((c) => c.name.startsWith('PowerPC,'));
-}
-
 export class Populator {
   readonly phandles: Map<number, DtNode>;
   private readonly powerpc: boolean;
+  readonly arch: TreeArch;
   constructor(readonly tree: DeviceTree, readonly add: AddDevice) {
     this.phandles = phandleMap(tree.root);
-    this.powerpc = isPowerPc(tree.root);
+    this.arch = treeArch(tree.root);
+    this.powerpc = this.arch === 'powerpc';
   }
 
   /** of_platform_default_populate_init (arm/arm64) or the PowerPC board's of_platform_bus_probe */
@@ -146,7 +143,7 @@ export class Populator {
   /** of_platform_device_create_pdata / of_amba_device_create; returns the device's sysfs dir or null. */
   private deviceCreate(node: DtNode, parentDir: string, bus: BusName): string | null {
     if (!isAvailable(node) || this.populated.has(node)) return null;
-    if (isEarlyClaimed(node, this.phandles, this.powerpc)) return null;
+    if (isEarlyClaimed(node, this.phandles, this.arch)) return null;
     this.populated.add(node);
     const name = makeBusId(node);
     const d: DeviceDesc = {

@@ -16,7 +16,7 @@ export const genericResetLesson: Scenario = {
     'letting vfio-platform reset such devices through the reset controller. It was never merged. vfioctl can act it out as a clearly ' +
     'labelled what-if.',
   steps: [
-    modprobeStep(),
+    { ...modprobeStep(), keep: 3 },
     {
       goal: 'Try the classic sequence on fff80000.sata and watch mainline refuse it',
       why: 'mainline vfio-platform knows only reset modules and ACPI _RST; a "resets" property does not count',
@@ -31,6 +31,7 @@ export const genericResetLesson: Scenario = {
       hint: 'vfioctl policy',
       commands: ['policy generic-reset on'],
       done: (m) => m.options.genericResetWhatIf,
+      keep: 2,
     },
     {
       goal: 'Probe fff80000.sata again',
@@ -46,8 +47,8 @@ export const genericResetLesson: Scenario = {
       hint: 'the same three steps on fff81000.pwm',
       commands: ['override fff81000.pwm vfio-platform', 'unbind fff81000.pwm', 'probe fff81000.pwm'],
       done: (m, since) => logged(m, since, 'No reset function found for device fff81000.pwm'),
-      refusal: (code, m) =>
-        code === 'ENOENT' && m.options.genericResetWhatIf
+      refusal: (r, m) =>
+        r.code === 'ENOENT' && m.options.genericResetWhatIf && (r.path?.endsWith('/drivers/vfio-platform/bind') ?? false)
           ? 'refused, as this step expects: the pwm\'s reset line is shared, so even the what-if will not use it. A refused command saves nothing; use override, unbind and probe (probe succeeds and leaves the refusal in the log)'
           : null,
     },

@@ -18,7 +18,7 @@ export const groupsLesson: Scenario = {
     'fff60000.crypto and fff61000.rng sit behind the same IOMMU stream, so they share IOMMU group 2. The group, not the device, is what ' +
     'user space owns: it is usable only when every device in it is unbound or bound to a VFIO driver.',
   steps: [
-    modprobeStep(),
+    { ...modprobeStep(), keep: 3 },
     {
       goal: 'Give fff60000.crypto to vfio-platform',
       why: 'crypto has a reset module, so it binds; but binding one device of a group does not make the group usable',
@@ -26,6 +26,7 @@ export const groupsLesson: Scenario = {
       commands: ['passthrough fff60000.crypto'],
       after: ['groups'],
       done: (m) => driverOf(m, 'fff60000.crypto') === 'vfio-platform',
+      keep: 2,
       refusal: MISSING_MODULE,
     },
     {
@@ -39,13 +40,14 @@ export const groupsLesson: Scenario = {
         const g = findGroup(m, GROUP2);
         return !!g && isViable(m, g);
       },
+      keep: 1,
       notYet: (m) => {
         const g = findGroup(m, GROUP2);
         const why = g && viabilityReason(m, g);
         return why ? `group 2 is not viable yet: ${why}` : null;
       },
-      refusal: (code, m) => {
-        if (code !== 'EPERM') return null;
+      refusal: (r, m) => {
+        if (r.code !== 'EPERM' || !r.path?.startsWith('/dev/vfio/')) return null;
         const g = findGroup(m, GROUP2);
         return `that is the point: group 2 is not viable (${(g && viabilityReason(m, g)) ?? 'a member has a host driver'}), so VFIO_GROUP_SET_CONTAINER refused. Deal with the rng first`;
       },
@@ -56,6 +58,7 @@ export const groupsLesson: Scenario = {
       hint: 'open with --owner app',
       commands: ['open fff60000.crypto --owner app'],
       done: (m) => ownerAlive(m, 'app', 'fff60000.crypto'),
+      keep: 1,
     },
     {
       goal: 'Try to give fff61000.rng back to acme-rng while "app" owns the group',

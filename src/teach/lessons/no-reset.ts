@@ -4,7 +4,7 @@
  */
 import type { Scenario } from '../scenario.js';
 import { driverOf, vfioLoaded, openCount, running, logged, resetRequiredOff } from '../checks.js';
-import { modprobeStep, overrideStep, unbindStep, openAndStartStep, unboundWithoutOverride, MISSING_MODULE } from '../steps.js';
+import { modprobeStep, overrideStep, unbindStep, openAndStartStep, unboundWithoutOverride, MISSING_MODULE, OVERRIDE_FIRST } from '../steps.js';
 
 export const noResetLesson: Scenario = {
   name: 'no-reset',
@@ -15,9 +15,9 @@ export const noResetLesson: Scenario = {
     'fff52000.dma (acme,sim-dma) has no vfio-platform reset module and no ACPI _RST. Mainline vfio-platform refuses such a device, ' +
     'because nothing could quiesce it between owners. You will see the refusal, override it with reset_required=0, and see the price.',
   steps: [
-    modprobeStep(),
-    overrideStep('fff52000.dma'),
-    unbindStep('fff52000.dma', 'acme-dma'),
+    { ...modprobeStep(), keep: 3 },
+    { ...overrideStep('fff52000.dma'), keep: 3, aside: OVERRIDE_FIRST('acme-dma') },
+    { ...unbindStep('fff52000.dma', 'acme-dma'), keep: 2, aside: OVERRIDE_FIRST('acme-dma') },
     {
       goal: 'Probe fff52000.dma and watch vfio-platform refuse it',
       why: 'vfio-platform looks up a reset function by the first compatible string; without one the probe fails with ENOENT',
@@ -25,10 +25,10 @@ export const noResetLesson: Scenario = {
       commands: ['probe fff52000.dma'],
       after: ['bind fff52000.dma'],
       done: (m, since) => logged(m, since, 'No reset function found for device fff52000.dma') || driverOf(m, 'fff52000.dma') === 'vfio-platform',
-      refusal: (code, m) =>
-        code === 'ENOENT' && vfioLoaded(m)
+      refusal: (r, m) =>
+        r.code === 'ENOENT' && vfioLoaded(m) && (r.path?.endsWith('/drivers/vfio-platform/bind') ?? false)
           ? 'that is the refusal this step is about: bind returns the probe error, ENOENT ("No reset function found"). bind refuses, so nothing was saved; drivers_probe (vfioctl probe) reports success and leaves the same lines in the log: run it to complete the step'
-          : MISSING_MODULE(code, m),
+          : MISSING_MODULE(r, m),
     },
     {
       goal: 'Reload vfio-platform with reset_required=0',
@@ -37,12 +37,13 @@ export const noResetLesson: Scenario = {
       commands: ['rmmod vfio-platform', 'modprobe vfio-platform reset_required=0'],
       after: ['lsmod', 'info fff52000.dma'],
       done: (m) => resetRequiredOff(m) && driverOf(m, 'fff52000.dma') === 'vfio-platform',
+      keep: 1,
       notYet: (m) => {
         if (!vfioLoaded(m)) return 'vfio-platform is unloaded; now load it with reset_required=0';
         if (!resetRequiredOff(m)) return 'vfio-platform is loaded with reset_required=Y still: a loaded module keeps its parameters; rmmod it and load it again with reset_required=0';
         return driverOf(m, 'fff52000.dma') === null ? 'reset_required is N now; probe fff52000.dma again' : null;
       },
-      refusal: (code) => (code === 'EBUSY' ? 'rmmod is refused while a device of vfio-platform is open' : null),
+      refusal: (r) => (r.code === 'EBUSY' && (r.command === 'rmmod' || r.message?.startsWith('rmmod:')) ? 'rmmod is refused while a device of vfio-platform is open' : null),
     },
     openAndStartStep('fff52000.dma', 'app', 'open gives no reset this time (the kernel warns "no reset function found!"); start programs DMA and IRQs'),
     {

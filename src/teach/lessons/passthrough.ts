@@ -4,7 +4,7 @@
  */
 import type { Scenario } from '../scenario.js';
 import { dev, driverOf, openCount, ownerAlive } from '../checks.js';
-import { modprobeStep, overrideStep, unbindStep, probeStep, unboundWithoutOverride } from '../steps.js';
+import { modprobeStep, overrideStep, unbindStep, probeStep, unboundWithoutOverride, OVERRIDE_FIRST } from '../steps.js';
 
 export const passthroughLesson: Scenario = {
   name: 'passthrough',
@@ -16,17 +16,17 @@ export const passthroughLesson: Scenario = {
     '(vfio_platform_calxedaxgmac), so it can be handed to user space safely. You will do it step by step, open it as a user-space ' +
     'program would, and give it back to the host driver.',
   steps: [
-    modprobeStep(),
-    overrideStep('fff51000.ethernet'),
-    unbindStep('fff51000.ethernet', 'calxedaxgmac'),
-    { ...probeStep('fff51000.ethernet'), after: ['groups', 'info fff51000.ethernet'] },
+    { ...modprobeStep(), keep: 4 },
+    { ...overrideStep('fff51000.ethernet'), keep: 2, aside: OVERRIDE_FIRST('calxedaxgmac') },
+    { ...unbindStep('fff51000.ethernet', 'calxedaxgmac'), keep: 1, aside: OVERRIDE_FIRST('calxedaxgmac') },
+    { ...probeStep('fff51000.ethernet'), keep: 2, after: ['groups', 'info fff51000.ethernet'] },
     {
       goal: 'Open the device as the user-space program "qemu"',
       why: 'the kernel resets the device on first open (the reset module makes that possible), so the owner starts from a quiet device',
       hint: 'a simulated program opens container, group and device fd; the owner name is an option',
       commands: ['open fff51000.ethernet --owner qemu'],
       done: (m) => ownerAlive(m, 'qemu', 'fff51000.ethernet'),
-      refusal: (code) => (code === 'ENODEV' ? 'only a device bound to vfio-platform has a VFIO device fd: finish the probe step first' : null),
+      refusal: (r) => (r.code === 'ENODEV' && (r.command === 'open' || r.path?.startsWith('/dev/vfio')) ? 'only a device bound to vfio-platform has a VFIO device fd: finish the probe step first' : null),
     },
     {
       goal: 'Close it again',
@@ -41,6 +41,7 @@ export const passthroughLesson: Scenario = {
       hint: 'a lone newline clears it; an empty write (echo -n "") changes nothing',
       commands: ['override fff51000.ethernet --clear'],
       done: (m) => dev(m, 'fff51000.ethernet')?.driverOverride === null,
+      keep: 2,
       notYet: (m) => {
         const o = dev(m, 'fff51000.ethernet')?.driverOverride;
         return o ? `driver_override is still "${o}": a zero-length write (echo -n "" > driver_override) is ignored by the kernel; echo's newline is what clears it (vfioctl override fff51000.ethernet --clear)` : null;
@@ -52,7 +53,8 @@ export const passthroughLesson: Scenario = {
       hint: 'same unbind as before, now from the other driver',
       commands: ['unbind fff51000.ethernet'],
       done: (m) => driverOf(m, 'fff51000.ethernet') !== 'vfio-platform',
-      refusal: (code) => (code === 'EWOULDBLOCK' ? 'the device is still open: unbinding an open device blocks until its owner lets go. Close it first' : null),
+      keep: 1,
+      refusal: (r) => (r.code === 'EWOULDBLOCK' ? 'the device is still open: unbinding an open device blocks until its owner lets go. Close it first' : null),
     },
     {
       goal: 'The way back, 3/3: probe it so that calxedaxgmac binds again',

@@ -15,13 +15,14 @@ export const terminationLesson: Scenario = {
     'A user-space driver can die at any moment. The kernel then closes its fds, and the release path resets the device, if it can. ' +
     'First with fff51000.ethernet, which has a reset module; then with fff52000.dma, which has none.',
   steps: [
-    modprobeStep(),
+    { ...modprobeStep(), keep: 3 },
     {
       goal: 'Pass fff51000.ethernet through to vfio-platform',
       why: 'the whole sequence of lesson passthrough in one command',
       hint: 'vfioctl has a command that runs override, unbind and probe and checks the result',
       commands: ['passthrough fff51000.ethernet'],
       done: (m) => driverOf(m, 'fff51000.ethernet') === 'vfio-platform',
+      keep: 1,
       refusal: MISSING_MODULE,
     },
     { ...openAndStartStep('fff51000.ethernet', 'vm1', 'a running device does DMA into the owner\'s IOVA window and raises interrupts'), goal: 'Open it as "vm1" and start it' },
@@ -39,6 +40,7 @@ export const terminationLesson: Scenario = {
       hint: 'rmmod, then modprobe with reset_required=0',
       commands: ['rmmod vfio-platform', 'modprobe vfio-platform reset_required=0'],
       done: (m) => resetRequiredOff(m),
+      keep: 2,
       notYet: (m) => (vfioLoaded(m) ? 'vfio-platform is loaded with reset_required=Y: rmmod it first, parameters are read at load time' : null),
     },
     {
