@@ -160,3 +160,24 @@ test('close of a device nobody holds says so in plain words (EBADF)', async () =
   await okRun(s, 'close', ETH);
   assert.match((await run(s, 'close', ETH)).stderr, /is not open/);
 });
+
+test('list, list-overrides and the drivers that could bind an unbound device (driverctl habits)', async () => {
+  const s = await booted();
+  await okRun(s, '-q', 'override', DMA, 'vfio-platform');
+  await okRun(s, '-q', 'unbind', DMA);
+  const all = (await okRun(s, 'list')).stdout.split('\n').filter(Boolean);
+  assert.equal(all.length, readState(s)!.devices.length);
+  assert.ok(all.includes(`${ETH} calxedaxgmac`));
+  assert.ok(all.includes(`${DMA} (none) [*]`));
+  assert.equal((await okRun(s, 'list', '--driver', 'none')).stdout, `soc (none)\n${DMA} (none) [*]\n`);
+  assert.equal((await okRun(s, 'list', '--group', '2')).stdout, `${CRYPTO} acme-crypto\n${RNG} acme-rng\n`);
+  assert.equal((await okRun(s, 'list', '--bus', 'amba')).stdout, '');
+  assert.equal((await okRun(s, 'list-overrides')).stdout, `${DMA} vfio-platform\n`);
+  assert.deepEqual(JSON.parse((await okRun(s, '--json', 'list-overrides')).stdout), { overrides: [{ device: DMA, driver: 'vfio-platform' }] });
+  const st = JSON.parse((await okRun(s, '--json', 'status')).stdout) as { devices: { name: string; couldBind: string[] }[] };
+  assert.deepEqual(st.devices.find((d) => d.name === DMA)?.couldBind, ['vfio-platform (driver_override)']);
+  assert.deepEqual(st.devices.find((d) => d.name === ETH)?.couldBind, []);
+  await okRun(s, '-q', 'override', DMA, '--clear');
+  assert.match((await okRun(s, 'status')).stdout, /fff52000\.dma .*could bind: acme-dma, vfio-platform \(with driver_override\)$/m);
+  assert.equal((await run(s, 'list', '--bus', 'pci')).code, 2);
+});

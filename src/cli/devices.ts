@@ -113,6 +113,8 @@ export interface DeviceJson {
   group: { id: number; owner: string | null } | null;
   /** bound to a VFIO driver, a host driver, or none */
   driverKind: 'vfio' | 'host' | 'none';
+  /** for an unbound device: the drivers that could bind it (empty while bound) */
+  couldBind: string[];
 }
 
 export function deviceJson(m: Machine, dev: Device): DeviceJson {
@@ -141,6 +143,7 @@ export function deviceJson(m: Machine, dev: Device): DeviceJson {
     },
     group: dev.iommuGroup === null ? null : { id: dev.iommuGroup, owner: findGroup(m, dev.iommuGroup)?.owner ?? null },
     driverKind: driverKind(m, dev),
+    couldBind: dev.driver ? [] : candidateDrivers(m, dev),
   };
 }
 
@@ -151,10 +154,13 @@ export function hostDriversFor(m: Machine, dev: Device): string[] {
 }
 
 /**
- * Drivers that could bind an unbound device: the matching host drivers, and the VFIO
- * driver of its bus through driver_override when the device is in an IOMMU group.
+ * Drivers that could bind an unbound device: the one its driver_override names, else the
+ * matching host drivers and the VFIO driver of its bus through driver_override when the
+ * device is in an IOMMU group.
  */
 export function candidateDrivers(m: Machine, dev: Device): string[] {
+  // driver_override is exclusive: only the driver it names can match (platform_match)
+  if (dev.driverOverride !== null) return [`${dev.driverOverride} (driver_override)`];
   const out = hostDriversFor(m, dev);
   if (dev.iommuGroup !== null) out.push(`${dev.bus === 'amba' ? 'vfio-amba' : 'vfio-platform'} (with driver_override)`);
   return out;

@@ -8,6 +8,8 @@ import type { CommandEntry } from '../command.js';
 
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'status', load: () => import('./inspect/status.js') },
+  { name: 'list', load: () => import('./inspect/list.js') },
+  { name: 'list-overrides', load: () => import('./inspect/list-overrides.js') },
   { name: 'show', load: () => import('./inspect/show.js') },
   { name: 'groups', load: () => import('./inspect/groups.js') },
   { name: 'dmesg', load: () => import('./inspect/dmesg.js') },
