@@ -172,6 +172,8 @@ export interface Captured {
 }
 
 /** One vfioctl command run in this process with its output captured (demos, lesson hints). */
+export { processContext } from './context.js';
+
 export async function runCaptured(argv: string[], base: Context, env: Context['env'] = base.env): Promise<Captured> {
   const r: Captured = { exit: 0, stdout: '', stderr: '' };
   const ctx: Context = { ...base, env, stdout: { write: (t) => void (r.stdout += t) }, stderr: { write: (t) => void (r.stderr += t) } };
