@@ -56,3 +56,29 @@ test('the bundle is compiled with its code cache, and gives the same output with
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('stdout on a full device: one error line, exit 74, and the change saved', { skip: existsSync('/dev/full') ? false : '/dev/full is missing' }, async () => {
+  const { openSync, closeSync } = await import('node:fs');
+  const dir = mkdtempSync(path.join(tmpdir(), 'vfioctl-full-'));
+  try {
+    const state = path.join(dir, 'state.json');
+    const env = { ...process.env, NO_COLOR: '1', VFIOCTL_STATE: state };
+    assert.equal(spawnSync(process.execPath, [BIN, '-q', 'load', 'default'], { env }).status, 0);
+    const full = openSync('/dev/full', 'w');
+    try {
+      for (const argv of [['override', 'fff52000.dma', 'vfio-platform'], ['--json', 'status'], ['--help']]) {
+        const r = spawnSync(process.execPath, [BIN, ...argv], { env, encoding: 'utf8', stdio: ['ignore', full, 'pipe'] });
+        assert.equal(r.status, 74, `${argv.join(' ')}: ${r.stderr}`);
+        assert.equal(r.stderr, 'vfioctl: cannot write to standard output: ENOSPC (write): no space left on device; the command itself ran, and what it changed was saved\n');
+      }
+    } finally {
+      closeSync(full);
+    }
+    const doc = JSON.parse(readFileSync(state, 'utf8')) as unknown;
+    assert.ok(JSON.stringify(doc).includes('vfio-platform'), 'the override was saved');
+    const r = spawnSync(process.execPath, [BIN, 'list-overrides'], { env, encoding: 'utf8' });
+    assert.equal(r.stdout, 'fff52000.dma vfio-platform\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -84,7 +84,7 @@ export function kernelLines(dmesg: readonly string[]): string {
 }
 
 /** Exit statuses (documented in --help and README). */
-export const EXIT = { OK: 0, REFUSED: 1, USAGE: 2, TREE: 3, STATE: 4, INTERNAL: 70 } as const;
+export const EXIT = { OK: 0, REFUSED: 1, USAGE: 2, TREE: 3, STATE: 4, INTERNAL: 70, OUTPUT: 74 } as const;
 
 export interface ErrorReport {
   exit: number;
