@@ -38,6 +38,7 @@ function runSession(s: Session): SessionRun {
       VFIOCTL_STATE: path.join(dir, 'state.json'),
       NO_COLOR: '1',
       LANG: 'C.UTF-8',
+      VFIOCTL_REPO: REPO,
       TZ: 'UTC',
     };
     const r = spawnSync('bash', ['--noprofile', '--norc', '-c', sessionScript(s, dir)], { cwd: dir, env, encoding: 'utf8', timeout: 180_000 });

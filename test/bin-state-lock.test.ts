@@ -186,3 +186,15 @@ test('lock-file fallback: a dead holder of this namespace is recovered; one in a
   const z = await vfioctl(p, ['override', devName(0), 'nosuch'], env);
   assert.equal(z.code, 0, z.stderr);
 });
+
+test('a kernel lock held by a process that names no holder: exit 4 after the timeout, saying so', { skip: !hasFlock && 'flock(1) is not installed' }, async () => {
+  const p = await machine(2);
+  const holder = start('flock', ['-x', '-o', `${p}.lock`, 'sleep', '60']);
+  for (let i = 0; i < 100 && spawnSync('flock', ['-n', `${p}.lock`, 'true']).status === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  const r = await vfioctl(p, ['override', devName(0), 'vfio-platform'], { VFIOCTL_LOCK_TIMEOUT: '0.3' });
+  assert.equal(r.code, 4, r.stderr);
+  assert.match(r.stderr, /state file is locked \(lock \S+\.lock\) by a process that does not name itself in the lock file, which still holds it after 0\.3 s\nhint: .*fuser/);
+  holder.child.kill('SIGKILL');
+  await holder.done;
+  assert.equal((await vfioctl(p, ['override', devName(0), 'vfio-platform'])).code, 0);
+});

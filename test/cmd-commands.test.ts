@@ -194,7 +194,7 @@ test('errors: reset without a handler -> EINVAL', async () => {
 test('errors: module errors (unknown module, bad parameter, rmmod not loaded)', async () => {
   const s = await booted();
   await refused(s, 1, 'ENOENT', 'modprobe', 'no-such-module');
-  await refused(s, 2, 'USAGE', 'modprobe', 'vfio-platform', 'reset_required');
+  await refused(s, 2, 'USAGE', 'modprobe', 'vfio-platform', '=1');
   const inval = await refused(s, 1, 'EINVAL', 'modprobe', 'vfio-platform', 'reset_required=maybe');
   assert.match(inval.message, /could not insert 'vfio_platform': Invalid argument/);
   await refused(s, 1, 'ENOENT', 'rmmod', 'vfio-platform');

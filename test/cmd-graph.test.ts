@@ -6,8 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { stateBytes, ok, booted, golden } from './helpers.js';
+import { writeFileSync, existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { stateBytes, ok, booted, golden, tempState, REPO } from './helpers.js';
 import { expectRefused } from './refuse.js';
 import { readState, serializeState } from '../src/state/store.js';
 import { dotString, mermaidString } from '../src/cli/commands/graph.js';
@@ -113,4 +114,56 @@ test('graph --format with an unknown language: usage error, state unchanged', as
   const s = await booted();
   const e = await expectRefused(s, 2, 'USAGE', ['graph', '--format', 'svg']);
   assert.match(e.message, /'svg' is invalid\. Allowed choices are dot, mermaid/);
+});
+
+const BOARD = path.join(REPO, '../shared/fixtures/linux-dts/boards/r8a77951-salvator-xs.dtb');
+const NO_BOARD = !HAVE_DOT ? NO_DOT : existsSync(BOARD) ? false : `${BOARD} is absent (the shared Linux device-tree fixtures are not checked out)`;
+
+/** width and height in points of an SVG dot made */
+function size(svgText: string): { w: number; h: number } {
+  const m = /<svg width="(\d+)pt" height="(\d+)pt"/.exec(svgText);
+  assert.ok(m, 'an SVG with a size');
+  return { w: Number(m[1]), h: Number(m[2]) };
+}
+
+test('graph of a real 135-device board: a grid of bus clusters, not one column 8,000 pt tall; --only narrows it', { skip: NO_BOARD }, async (t) => {
+  const s = tempState();
+  t.after(() => rmSync(path.dirname(s), { recursive: true, force: true }));
+  await ok(s, '-q', 'load', BOARD);
+  const dot = await ok(s, 'graph');
+  assert.match(dot, /subgraph cluster_bus0 \{\n {4}graph \[label="soc: 113 entries"/, 'one cluster per parent bus');
+  assert.match(dot, /\[style="invis"\];/, 'rows chained left to right');
+  assert.match(dot, /\{ rank=max; drv/, 'drivers in the last column');
+  const all = size(svg(dot));
+  assert.ok(all.h < 3000, `the whole board is ${all.w}×${all.h} pt (it was 538×8239 in one column)`);
+  assert.ok(all.w < 2 * all.h && all.h < 2 * all.w, `roughly square: ${all.w}×${all.h} pt`);
+  const mmd = await ok(s, 'graph', '--format', 'mermaid');
+  assert.match(mmd, /^subgraph bus0\["soc: 113 entries"\]\n {2}direction LR$/m);
+  assert.match(mmd, /^ {2}dev\d+ ~~~ dev\d+ ~~~ /m, 'invisible links make the rows in Mermaid too');
+
+  const group3 = await ok(s, 'graph', '--only', 'group', '3');
+  assert.match(group3, /label="Renesas Salvator-X 2nd version board based on r8a77951 \(only IOMMU group 3\)"/);
+  assert.match(group3, /e6800000\.ethernet/);
+  assert.equal((group3.match(/ \[label="[^"]*\\nrenesas,/g) ?? []).length, 1, 'one device: the ethernet of group 3');
+  assert.match(group3, /label="ravb"/, 'with its driver');
+  assert.doesNotMatch(group3, /label="gpio-keys"/, 'and no other driver');
+  const groups = await ok(s, 'graph', '--only', 'groups');
+  assert.equal((groups.match(/subgraph cluster_grp\d+/g) ?? []).length, 19);
+  assert.doesNotMatch(groups, /regulator/, 'devices in no group are left out');
+  assert.match(await ok(s, 'graph', '--only', 'vfio'), /\(only what VFIO is involved with\): nothing to draw/);
+});
+
+test('graph --only vfio on the default machine after a passthrough: the xgmac, the overridden dma and their drivers; bad --only is a usage error', async () => {
+  const s = await passedThrough();
+  const dot = await ok(s, 'graph', '--only', 'vfio');
+  assert.match(dot, /fff51000\.ethernet/);
+  assert.match(dot, /fff52000\.dma/, 'its override names vfio-platform');
+  assert.match(dot, /label="vfio-platform"/);
+  assert.match(dot, /label="acme-dma"/, 'the dma is still on its host driver');
+  assert.match(dot, /own0 \[label="qemu/);
+  assert.doesNotMatch(dot, /fff60000\.crypto|calxedaxgmac|acme-crypto/);
+  for (const bad of [['--only', 'bogus'], ['--only', 'group', 'x'], ['--only', 'group', '99'], ['--only', 'vfio', 'extra']]) {
+    const e = await expectRefused(s, 2, 'USAGE', ['graph', ...bad]);
+    assert.match(e.message, /--only takes vfio, groups or group N|IOMMU group number|no IOMMU group 99 on this machine \(groups: 0, 1, 2, 3, 4, 5, 6\)/, bad.join(' '));
+  }
 });

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { tempState, run, stateBytes } from './helpers.js';
 import { assertRefusedState } from './refuse.js';
 import { readProgress, scratchPath } from '../src/state/lessons.js';
+import { readState } from '../src/state/store.js';
 
 /** a learner's state file in a temporary directory removed after the test */
 function learner(t: TestContext): string {
@@ -37,9 +38,10 @@ test('an open refused with ENODEV or EBUSY is explained as an open, not as a bin
   const enodev = await run(state, 'open', 'fff51000.ethernet', '--owner', 'qemu');
   assert.equal(enodev.code, 1);
   assert.match(enodev.stderr, /ENODEV/);
-  assert.match(enodev.stderr, /lesson passthrough: refused, and nothing changed: only a device bound to a VFIO driver \(vfio-platform\) has a VFIO device fd/);
+  assert.match(enodev.stderr, /lesson passthrough: refused: only a device bound to a VFIO driver \(vfio-platform\) has a VFIO device fd/);
   assert.doesNotMatch(enodev.stderr, /does not match this device|already bound/);
   assertRefusedState('a refused open', 1, scratch, before);
+  assert.deepEqual(readState(scratch)!.owners, [], 'the refused open left no owner behind');
   assert.equal(stepOf(state, 'passthrough'), 1);
 
   await type(state, 'override fff51000.ethernet vfio-platform', 'unbind fff51000.ethernet', 'probe fff51000.ethernet', 'open fff51000.ethernet --owner qemu');
@@ -47,15 +49,17 @@ test('an open refused with ENODEV or EBUSY is explained as an open, not as a bin
   const ebusy = await run(state, 'open', 'fff51000.ethernet', '--owner', 'other');
   assert.equal(ebusy.code, 1);
   assert.match(ebusy.stderr, /EBUSY/);
-  assert.match(ebusy.stderr, /lesson passthrough: refused, and nothing changed: the IOMMU group is already held by another owner/);
+  assert.match(ebusy.stderr, /lesson passthrough: refused: the IOMMU group is already held by another owner/);
   assert.doesNotMatch(ebusy.stderr, /already bound|unbind it first/, 'EBUSY from open is not the bind reading');
   assertRefusedState('an open of a held group', 1, scratch, held);
+  assert.deepEqual(readState(scratch)!.owners.map((o) => o.name), ['qemu'], 'qemu still holds the group, alone');
+  assert.equal(stepOf(state, 'passthrough'), 5, 'the open step stays done');
 
   // the bind reading still applies to bind
   const bind = await run(state, 'bind', 'fff51000.ethernet');
   assert.equal(bind.code, 1);
   assert.match(bind.stderr, /EBUSY/);
-  assert.match(bind.stderr, /refused, and nothing changed: the device is already bound/);
+  assert.match(bind.stderr, /refused: the device is already bound/);
 });
 
 test('clearing the override after step 2 is noticed at once: the lesson says which step it undid, goes back, and hint shows that step', async (t) => {
@@ -160,4 +164,19 @@ test('load during a lesson is refused and names lesson NAME --restart and lesson
   const own = await run(state, 'load', 'highbank');
   assert.equal(own.code, 0, own.stderr);
   assert.deepEqual(stateBytes(scratch), lessonMachine, 'after lesson stop, load acts on the learner\'s machine');
+});
+
+test('lesson coherency: a bind refused with EINVAL by the coherency check is read as the step\'s own refusal, and its -22 line (kept, as on Linux) completes the step', async (t) => {
+  const state = learner(t);
+  await type(state, 'lesson coherency', 'modprobe vfio-platform', 'override fff90000.video vfio-platform', 'unbind fff90000.video');
+  assert.equal(stepOf(state, 'coherency'), 3);
+  const bind = await run(state, 'bind', 'fff90000.video');
+  assert.equal(bind.code, 1);
+  assert.match(bind.stderr, /EINVAL/);
+  assert.match(bind.stderr, /lesson coherency: ✓ step 4\/6: Probe fff90000\.video and watch VFIO refuse it with -22\nlesson coherency: refused: that is the refusal this step is about: bind returns the probe's error, EINVAL, because the IOMMU cannot enforce cache coherency/);
+  assert.match(bind.stderr, /next, step 5\/6: Compare: pass fff51000\.ethernet through/);
+  const video = readState(scratchPath(state, 'coherency'))!.devices.find((d) => d.name === 'fff90000.video')!;
+  assert.equal(video.driver, null, 'still unbound');
+  assert.equal(video.driverOverride, 'vfio-platform');
+  assert.equal(stepOf(state, 'coherency'), 4);
 });

@@ -101,12 +101,12 @@ const CASES: Case[] = [
   },
   { name: 'a dangling symbolic link', make: (p) => symlinkSync('/nonexistent/x', p), message: /state file is a symbolic link \(to \/nonexistent\/x\)/, hint: /point --state at the file itself/, noMove: /is a symbolic link, not a regular file/ },
   {
-    name: 'a file over the size limit (64 MiB, sparse)',
+    name: 'a file over the size limit (16 MiB, sparse)',
     make: (p) => {
       writeFileSync(p, VALID);
-      truncateSync(p, 64 * 1024 * 1024 + 1);
+      truncateSync(p, 16 * 1024 * 1024 + 1);
     },
-    message: /state file is too big: 64\.0 MiB, over the limit of 64\.0 MiB \(README "Limits on input"\)/,
+    message: /state file is too big: 16\.0 MiB, over the limit of 16\.0 MiB \(README "Limits on input"\)/,
   },
   {
     name: 'an unreadable file (chmod 000)',

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDtcYaml } from '../src/devicetree/formats/dtc-yaml.js';
-import { looksLikeDtcYaml } from '../src/devicetree/formats/yaml-lite.js';
+import { looksLikeDtcYaml } from '../src/devicetree/formats/yaml-size.js';
 import { isFdt, parseFdt, MAX_FDT_DEPTH } from '../src/devicetree/formats/fdt.js';
 import { compileDts, needsCpp } from '../src/devicetree/formats/dts.js';
 import { readTreeFile } from '../src/devicetree/formats/read.js';

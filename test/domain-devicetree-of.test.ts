@@ -60,3 +60,19 @@ test('fixed clocks are claimed on every architecture; PowerPC trees are told by 
   const ppc = parseOwnYaml(board(null).replace('  bus:\n', '  cpus:\n    PowerPC,e500mc@0:\n      reg: 0\n  bus:\n'), 'ppc.yaml');
   assert.equal(treeArch(ppc.root), 'powerpc');
 });
+
+test('#address-cells 4: a resource keeps the low 64 bits, as of_read_number does, and the machine round-trips', async () => {
+  const { roundTrip } = await import('./roundtrip.js');
+  const m = boot(parseOwnYaml(`vfioctl: 1
+tree:
+  model: wide cells
+  "#address-cells": 4
+  "#size-cells": 1
+  dev@1000:
+    reg: [0, 0x1, 0, 16, 16]
+    compatible: acme,dev
+`, 'wide.yaml'));
+  const dev = m.devices.find((d) => d.of.compatible.includes('acme,dev'))!;
+  assert.deepEqual(dev.regions.map((r) => [r.start, r.size]), [['0x10', '0x10']]);
+  roundTrip(m);
+});

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sysRoot } from '../src/sysfs/tree.js';
 import {
-  vstat, vcreate, vtouch, vtruncate, vmkdir, vrmdir, vunlink, vsymlink, vlink, vrename, vwrite, vread,
+  vstat, vcreate, vtouch, vtruncate, vmkdir, vrmdir, vunlink, vsymlink, vlink, vrename, vwrite, vread, vopen, vreadlink,
   S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR,
 } from '../src/sysfs/vfs.js';
 import { KernelError } from '../src/base/errors.js';
@@ -140,4 +140,26 @@ test('mv: EPERM; ENOENT for a missing source; an entry renamed to itself succeed
   errno(() => vrename(root, `${DEV}/modalias`, '/sys/nosuch/x'), 'ENOENT');
   vrename(root, `${DEV}/modalias`, `${DEV}/modalias`);
   assert.match(vread(root, `${DEV}/modalias`), /^of:N/);
+});
+
+test('open: kernfs permission checks even for root; O_CREAT of a new name EACCES; directories EISDIR for writing', () => {
+  const { root } = fresh();
+  assert.equal(vopen(root, '/sys/bus/platform/drivers_probe', 'w').node.kind, 'attr');
+  errno(() => vopen(root, '/sys/bus/platform/drivers_probe', 'r'), 'EACCES');
+  errno(() => vopen(root, '/sys/bus/platform/drivers_probe', 'rw'), 'EACCES');
+  errno(() => vopen(root, `${DEV}/modalias`, 'w'), 'EACCES');
+  assert.equal(vopen(root, `${DEV}/modalias`, 'r').node.kind, 'attr');
+  errno(() => vopen(root, '/sys/bus', 'w'), 'EISDIR');
+  assert.equal(vopen(root, '/sys/bus', 'r').node.kind, 'dir');
+  errno(() => vopen(root, '/sys/bus/platform/newfile', 'w', { create: true }), 'EACCES');
+  errno(() => vopen(root, '/sys/bus/platform/newfile', 'w'), 'ENOENT');
+  assert.equal(vopen(root, `${DEV}/driver_override`, 'rw', { create: true }).node.kind, 'attr');
+});
+
+test('readlink: the relative target; EINVAL for a file or a directory; ENOENT for a missing name', () => {
+  const { root } = fresh();
+  assert.equal(vreadlink(root, `${DEV}/subsystem`), '../../../../bus/platform');
+  errno(() => vreadlink(root, `${DEV}/modalias`), 'EINVAL');
+  errno(() => vreadlink(root, '/sys/bus'), 'EINVAL');
+  errno(() => vreadlink(root, `${DEV}/nosuch`), 'ENOENT');
 });

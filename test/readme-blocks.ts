@@ -15,6 +15,9 @@
  *   empty directory        nothing more (no state file yet)
  *   default machine        `vfioctl -q load default` first
  *   vfioctl ARGS…          that command, run quietly (it must succeed)
+ *   stale lock             $VFIOCTL_STATE.lock names a process that has exited
+ *   lock held by a live process   the session's shell holds it (flock(1) on the lock file, as vfioctl
+ *                          does, released when the session ends) and the file names it
  *   shell: LINE            that shell line, run quietly (it must succeed)
  * In a block, a line `$ CMD` is a command (following lines starting `> ` continue it, as
  * bash's PS2 prompt shows a here-document); the lines after it, up to the next command,
@@ -68,7 +71,7 @@ export function readBlocks(readme: string): Block[] {
     const ann = a >= 0 ? ANNOTATION.exec(lines[a]!) : null;
     if (!ann) throw new ReadmeFormatError(`${where}: console block without a "<!-- session: NAME; setup: … -->" comment before it`);
     const fields = new Map<string, string>();
-    for (const part of ann[1]!.split(';')) {
+    for (const part of ann[1]!.split(/;(?=\s*[a-z]+\s*:)/)) {
       const m = /^\s*([a-z]+)\s*:\s*(.*?)\s*$/.exec(part);
       if (!m) throw new ReadmeFormatError(`${where}: cannot read "${part.trim()}" in the session comment (want key: value; key: value)`);
       fields.set(m[1]!, m[2]!);
@@ -121,9 +124,19 @@ export function sessions(blocks: readonly Block[]): Session[] {
 export function setupLine(item: string, line: number): string | null {
   if (item === 'empty directory') return null;
   if (item === 'default machine') return 'vfioctl -q load default';
+  if (item === 'stale lock') return `sh -c 'echo $$ > "$VFIOCTL_STATE.dead"' && ${lockFor('"$(cat "$VFIOCTL_STATE.dead")"')} && rm "$VFIOCTL_STATE.dead"`;
+  // the lock is flock(1) on the lock file (src/state/lock.ts); its text names the holder
+  if (item === 'lock held by a live process')
+    return `exec 9>>"$VFIOCTL_STATE.lock" && flock -x 9 && ${lockFor('$$')}`;
   if (item.startsWith('vfioctl ')) return item;
   if (item.startsWith('shell: ')) return item.slice('shell: '.length);
-  throw new ReadmeFormatError(`README.md:${line}: unknown setup "${item}" (empty directory, default machine, vfioctl ARGS…, shell: LINE)`);
+  throw new ReadmeFormatError(`README.md:${line}: unknown setup "${item}" (empty directory, default machine, vfioctl ARGS…, stale lock, lock held by a live process, shell: LINE)`);
+}
+
+/** a lock file for `$VFIOCTL_STATE` naming process PID, written by vfioctl's own lock-holder code (dist/src/state/lock-holder.js) */
+function lockFor(pid: string): string {
+  const js = "const {self,holderText}=await import(process.env.VFIOCTL_REPO+'/dist/src/state/lock-holder.js');process.stdout.write(holderText({...self(),pid:Number(process.argv[1]),start:''},'readme'))";
+  return `node --input-type=module -e "${js}" ${pid} > "$VFIOCTL_STATE.lock"`;
 }
 
 const SEP = '\u001e';

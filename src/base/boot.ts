@@ -5,14 +5,17 @@
  * do_initcalls.
  */
 import type { DeviceTree } from '../devicetree/tree.js';
-import { readString } from '../devicetree/tree.js';
+import { readString, hasProp, decodeStringList, phandleMap, type DtNode } from '../devicetree/tree.js';
 import { Populator, resetUsers, type DeviceDesc } from '../devicetree/of/populate.js';
+import { isPowerPc } from '../devicetree/of/arch.js';
 import type { Machine, Device, Driver, IommuGroup } from './machine.js';
 import { newActivity } from './machine.js';
 import { HOST_DRIVERS } from './catalog.js';
-import { driverRegister } from './dd.js';
+import { driverRegister } from './bus.js';
 import { stockModules, treeResetModules, modprobe } from './module.js';
-import { allocGroup, addDeviceToGroup } from '../iommu/group.js';
+import { allocGroup, addDeviceToGroup, defaultDomainType } from '../iommu/group.js';
+// the VFIO drivers' code is part of this kernel: loading it registers their operations
+import '../vfio/platform.js';
 import { printk, KERN_INFO, KERN_ERR, KERN_WARNING } from '../klog/klog.js';
 import { isErrnoName } from './errno.js';
 import { KernelError } from './errors.js';
@@ -50,6 +53,8 @@ export function boot(tree: DeviceTree, opts: { legacyMessages?: boolean } = {}):
   printk(m, KERN_INFO, `Linux version 6.17.0-vfioctl (vfioctl simulated kernel)`);
   printk(m, KERN_INFO, `Machine model: ${m.model}`);
 
+  // powerpc selects ARCH_DMA_DEFAULT_COHERENT; arm and arm64 do not
+  const dmaDefaultCoherent = isPowerPc(tree.root);
   const byName = new Map<string, Device>();
   const dirs = new Set<string>();
   const descs: DeviceDesc[] = [];
@@ -84,6 +89,7 @@ export function boot(tree: DeviceTree, opts: { legacyMessages?: boolean } = {}):
       dev.periphid = d.periphid ?? (compat ? PERIPHIDS[compat]! : 0);
     }
     if (d.acpiRst) dev.acpiRst = true;
+    if (ofDmaIsCoherent(d.node, dmaDefaultCoherent)) dev.dmaCoherent = true;
     byName.set(`${d.bus}/${d.name}`, dev);
     m.devices.push(dev);
     descs.push(d);
@@ -91,6 +97,13 @@ export function boot(tree: DeviceTree, opts: { legacyMessages?: boolean } = {}):
   };
   const pop = new Populator(tree, add);
   pop.run();
+
+  // OF_ALIAS_<n>: the /aliases entries naming each device's node (of_alias_scan order)
+  const aliases = ofAliasScan(tree.root);
+  descs.forEach((d, i) => {
+    const a = aliases.get(d.path);
+    if (a) m.devices[i]!.of.aliases = a;
+  });
 
   // reset lines and who else uses them
   const users = resetUsers(tree, pop);
@@ -109,7 +122,11 @@ export function boot(tree: DeviceTree, opts: { legacyMessages?: boolean } = {}):
     if (d.iommus.length === 0) return;
     const dev = m.devices[i]!;
     const key = d.iommus.map((r) => `${r.iommu}:${r.args.join(',')}:${r.perDevice ?? ''}`).join(' ');
-    const g = groupByKey.get(key) ?? allocGroup(m, d.iommus[0]!.iommu);
+    let g = groupByKey.get(key);
+    if (!g) {
+      g = allocGroup(m, d.iommus[0]!.iommu);
+      g.type = defaultDomainType(m, g.iommu);
+    }
     groupByKey.set(key, g);
     addDeviceToGroup(m, g, dev);
   });
@@ -146,4 +163,53 @@ function nodeBase(path: string): string {
   const last = path.slice(path.lastIndexOf('/') + 1);
   const at = last.indexOf('@');
   return at < 0 ? last : last.slice(0, at);
+}
+
+/**
+ * of_dma_is_coherent: the first of the node and its parents that says `dma-coherent`
+ * or `dma-noncoherent` decides; with neither, the architecture's default.
+ */
+function ofDmaIsCoherent(node: DtNode, dflt: boolean): boolean {
+  for (let n: DtNode | null = node; n; n = n.parent) {
+    if (hasProp(n, 'dma-coherent')) return true;
+    if (hasProp(n, 'dma-noncoherent')) return false;
+  }
+  return dflt;
+}
+
+/**
+ * of_alias_scan: each /aliases property whose name ends in digits and whose value is the
+ * path of a node (our own YAML may give a "&label" reference, a phandle) becomes an
+ * alias of that node, in property order. Returns node path → alias names.
+ */
+function ofAliasScan(root: DtNode): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const node = root.children.find((c) => c.name === 'aliases');
+  if (!node) return out;
+  const byPath = new Map<string, DtNode>();
+  const byPhandle = phandleMap(root);
+  const walk = (n: DtNode, path: string): void => {
+    byPath.set(path || '/', n);
+    for (const c of n.children) walk(c, `${path}/${c.name}`);
+  };
+  walk(root, '');
+  for (const p of node.properties) {
+    if (p.name === 'name' || p.name === 'phandle' || p.name === 'linux,phandle') continue;
+    if (!/[0-9]$/.test(p.name)) continue;
+    const str = decodeStringList(p.value)[0];
+    let target = str !== undefined && str.startsWith('/') ? byPath.get(str) : undefined;
+    if (!target && p.value.length === 4) target = byPhandle.get(new DataView(p.value.buffer, p.value.byteOffset, 4).getUint32(0));
+    if (!target) continue;
+    const path = pathOf(target);
+    const l = out.get(path);
+    if (l) l.push(p.name);
+    else out.set(path, [p.name]);
+  }
+  return out;
+}
+
+function pathOf(n: DtNode): string {
+  const parts: string[] = [];
+  for (let x: DtNode | null = n; x && x.parent; x = x.parent) parts.unshift(x.name);
+  return '/' + parts.join('/');
 }

@@ -21,6 +21,7 @@ export const ERRNO = {
   EISDIR: [21, 'Is a directory'],
   EINVAL: [22, 'Invalid argument'],
   ENOSPC: [28, 'No space left on device'],
+  EROFS: [30, 'Read-only file system'],
   ENAMETOOLONG: [36, 'File name too long'],
   ENOTEMPTY: [39, 'Directory not empty'],
   ENOTTY: [25, 'Inappropriate ioctl for device'],

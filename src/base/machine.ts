@@ -84,6 +84,8 @@ export interface Device {
   periphid?: number;
   /** ACPI-style _RST method present (tree option) */
   acpiRst?: boolean;
+  /** of_dma_is_coherent: `dma-coherent` on the node or a DMA parent (absent = not coherent) */
+  dmaCoherent?: boolean;
   driver: string | null;
   driverOverride: string | null;
   /** VFIO side, present while bound to a VFIO driver */
@@ -129,6 +131,8 @@ export interface IommuGroup {
   type: string;
   /** the IOMMU's node path (where its faults are reported from) */
   iommu: string | null;
+  /** the group's `name` attribute, set by the driver that made it (`vfio-noiommu`) */
+  name?: string;
 }
 
 export interface LoadedModule {
@@ -138,6 +142,8 @@ export interface LoadedModule {
   holders: string[];
   /** user-visible state: a builtin cannot be removed */
   builtin: boolean;
+  /** dev_err_once/pr_*_once messages already printed since this module was loaded */
+  once?: string[];
 }
 
 export interface ResetHandler {
@@ -198,6 +204,8 @@ export interface ModuleInfo {
   /** drivers it registers on load */
   drivers: string[];
   depends: string[];
+  /** MODULE_SOFTDEP("post: …"): loaded by modprobe after this one, not pinned by it */
+  softdepPost?: string[];
 }
 
 export function findDevice(m: Machine, name: string): Device | undefined {

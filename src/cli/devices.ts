@@ -3,9 +3,9 @@ import type { Machine, Device, ResetMethod } from '../base/machine.js';
 import { findGroup, findDriver } from '../base/machine.js';
 import { KernelError } from '../base/errors.js';
 import { triggerName } from '../base/machine.js';
-import { genericResetCandidate } from '../vfio/platform.js';
+import { genericResetCandidate } from '../vfio/reset.js';
+import { ofModalias } from '../base/platform.js';
 import { driverMatchDevice } from '../base/dd.js';
-import { ofModalias } from '../sysfs/tree.js';
 
 /** Find a device by name, `bus/name`, or device-tree path. Unknown → the ENOENT the sysfs path would give. */
 export function lookupDevice(m: Machine, arg: string): Device {

@@ -19,6 +19,8 @@ export interface Out {
   /** print a result: JSON document (with the explanation as a field) or human text (after the explanation) */
   emit(data: Record<string, unknown>, text: string, steps?: readonly Step[]): void;
   note(text: string): void;
+  /** run another vfioctl command in this process, its output captured (demos, lesson hints; no import of main from the commands) */
+  runCaptured(argv: string[], env?: Context['env']): Promise<Captured>;
 }
 
 const EXIT_HELP = `
@@ -111,6 +113,7 @@ export async function main(argv: string[], rawCtx: Context): Promise<number> {
       note(text) {
         if (!opts.quiet) ctx.stderr.write(`vfioctl: ${text}\n`);
       },
+      runCaptured: (argv, env) => runCaptured(argv, ctx, env ?? ctx.env),
     };
     return out;
   };

@@ -58,7 +58,7 @@ export function parseState(p: string, data: string | Uint8Array): Machine {
   const irqController = o['irqController'];
   if (irqController !== undefined && (v === 1 || typeof irqController !== 'string')) throw new StateError(p, `state file has the wrong shape: irqController is ${kind(irqController)}${v === 1 ? ' in a version 1 file' : ', expected a string'}`, RECOVER(p));
   try {
-    return checkMachine(decodeMachine(o['machine'], v === 1, irqController ?? null));
+    return checkMachine(decodeMachine(o['machine'], v === 1, irqController ?? null), text);
   } catch (e) {
     if (e instanceof ShapeError) throw new StateError(p, `state file has the wrong shape: ${e.message}`, RECOVER(p));
     throw e;

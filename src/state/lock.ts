@@ -100,12 +100,18 @@ function inTheWay(file: string, lock: string, what: string): StateError {
 
 function heldTooLong(file: string, lock: string, timeoutMs: number, holder: Holder | '' | null): StateError {
   const waited = `${(timeoutMs / 1000).toFixed(1)} s`;
-  const who = holder ? describeHolder(holder) : 'pid ?';
-  const pid = holder ? String(holder.pid) : '?';
+  if (!holder) {
+    // flock(2) held by a process that wrote no name into the lock file (not a vfioctl, or one just starting)
+    return new StateError(
+      file,
+      `state file is locked (lock ${lock}) by a process that does not name itself in the lock file, which still holds it after ${waited}`,
+      `nothing was changed; wait longer (VFIOCTL_LOCK_TIMEOUT=<seconds>), or find the holder (fuser ${lock}) and end it: the lock goes with it`,
+    );
+  }
   return new StateError(
     file,
-    `state file is locked by ${who} (lock ${lock}), which still holds it after ${waited}`,
-    `nothing was changed; wait for that vfioctl to finish (or wait longer: VFIOCTL_LOCK_TIMEOUT=<seconds>); if pid ${pid} is not a vfioctl, end it (the lock goes with it)`,
+    `state file is locked by ${describeHolder(holder)} (lock ${lock}), which still holds it after ${waited}`,
+    `nothing was changed; wait for that vfioctl to finish (or wait longer: VFIOCTL_LOCK_TIMEOUT=<seconds>); if pid ${holder.pid} is not a vfioctl, end it (the lock goes with it)`,
   );
 }
 

@@ -8,83 +8,105 @@
  * table names are kept as they are and not checked. Cross-references (a device's driver
  * is registered, group members exist, …) are in checkRefs.
  */
-import type { Machine, Device } from '../base/machine.js';
+import type { Machine, Device, IommuGroup } from '../base/machine.js';
 import { ShapeError, isObj, kind } from './codec-util.js';
 
-/** checks one value; `at` is its JSON path */
-type Check = (v: unknown, at: string) => void;
-
-function bad(at: string, what: string, v: unknown): never {
-  throw new ShapeError(v === undefined ? `${at} is missing (${what})` : `${at} is ${kind(v)}, expected ${what}`);
+/**
+ * What is wrong with a value: the words after its path ("is missing (a string)"), and the
+ * path segments, innermost first, added by each container on the way out. Nothing is
+ * allocated while values are right.
+ */
+interface Fault {
+  segs: string[];
+  tail: string;
 }
+/**
+ * Checks one value: null when it is right. A check of a plain value also carries `gen`,
+ * the same test as a JavaScript expression over `x`: obj() and arrayOf() compile their
+ * tables into one function each, with constant property names and the plain tests
+ * inline, because a 10,000-device machine is checked once per command in code that V8
+ * has not optimised yet, where every call and every lookup by a variable key counts.
+ */
+type Check = ((v: unknown) => Fault | null) & { gen?: (x: string) => string };
+
+const fault = (tail: string): Fault => ({ segs: [], tail });
+const bad = (what: string, v: unknown): Fault => fault(v === undefined ? `is missing (${what})` : `is ${kind(v)}, expected ${what}`);
 
 /** C0 controls, DEL and C1 controls: never in any string vfioctl writes (they would reach terminals) */
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const HEX = /^0x[0-9a-f]{1,16}$/;
+const NAME = 'a name (not empty, no "/", not "." or "..")';
 
-/** Most characters a string in the state may have (a name, a log line, a compatible). */
-export const STATE_STRING_MAX = 4096;
+/** what the generated code reaches: the slow paths and the shared switch */
+const H = {
+  bad,
+  /** false while checking a text that holds no control character at all (checkMachine) */
+  cp: true,
+  CONTROL,
+  HEX,
+  ctl: (v: string): Fault => fault(`contains a control character (U+${v.charCodeAt(v.search(CONTROL)).toString(16).padStart(4, '0')}), which no vfioctl state holds`),
+};
 
-const str: Check = (v, at) => {
-  if (typeof v !== 'string') bad(at, 'a string', v);
-  if (v.length > STATE_STRING_MAX) throw new ShapeError(`${at} is a string of ${v.length} characters, over the limit of ${STATE_STRING_MAX} (README "Limits on input")`);
-  if (CONTROL.test(v)) throw new ShapeError(`${at} contains a control character (U+${v.charCodeAt(v.search(CONTROL)).toString(16).padStart(4, '0')}), which no vfioctl state holds`);
-};
-/** text as user space wrote it (driver_override, a module parameter) or the kernel logged it: any characters, bounded */
-const text: Check = (v, at) => {
-  if (typeof v !== 'string') bad(at, 'a string', v);
-  if (v.length > STATE_STRING_MAX) throw new ShapeError(`${at} is a string of ${v.length} characters, over the limit of ${STATE_STRING_MAX} (README "Limits on input")`);
-};
+/** a check from its generated expression (and the same, evaluated, for direct calls) */
+function leaf(gen: (x: string) => string): Check {
+  const f = new Function('h', `return function (x) { return ${gen('x')}; };`)(H) as Check;
+  f.gen = gen;
+  return f;
+}
+const q = (s: string): string => JSON.stringify(s);
+
+/** text as user space wrote it (driver_override, a module parameter) or the kernel logged it: any characters */
+const text = leaf((x) => `(typeof ${x} !== 'string' ? h.bad('a string', ${x}) : null)`);
+/** a string without control characters */
+const str = leaf((x) => `(typeof ${x} !== 'string' ? h.bad('a string', ${x}) : h.cp && h.CONTROL.test(${x}) ? h.ctl(${x}) : null)`);
 /** a name used in sysfs paths: non-empty, no '/' */
-const name: Check = (v, at) => {
-  str(v, at);
-  if (v === '' || (v as string).includes('/') || v === '.' || v === '..') bad(at, 'a name (not empty, no "/", not "." or "..")', v);
-};
-const int: Check = (v, at) => {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) bad(at, 'a whole number', v);
-};
-const count: Check = (v, at) => {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(at, 'a whole number ≥ 0', v);
-};
-const bool: Check = (v, at) => {
-  if (typeof v !== 'boolean') bad(at, 'true or false', v);
-};
-const hex: Check = (v, at) => {
-  if (typeof v !== 'string' || !/^0x[0-9a-f]{1,16}$/.test(v)) bad(at, 'a hex string ("0x1000")', v);
-};
-const oneOf = (...vals: readonly string[]): Check => (v, at) => {
-  if (typeof v !== 'string' || !vals.includes(v)) bad(at, vals.map((x) => `"${x}"`).join(' or '), v);
-};
-const nullable = (c: Check): Check => (v, at) => {
-  if (v !== null) c(v, at);
-};
+const name = leaf(
+  (x) => `(typeof ${x} !== 'string' ? h.bad('a string', ${x}) : h.cp && h.CONTROL.test(${x}) ? h.ctl(${x}) : ${x} === '' || ${x} === '.' || ${x} === '..' || ${x}.includes('/') ? h.bad(${q(NAME)}, ${x}) : null)`,
+);
+const int = leaf((x) => `(typeof ${x} !== 'number' || !Number.isSafeInteger(${x}) ? h.bad('a whole number', ${x}) : null)`);
+const count = leaf((x) => `(typeof ${x} !== 'number' || !Number.isSafeInteger(${x}) || ${x} < 0 ? h.bad('a whole number ≥ 0', ${x}) : null)`);
+const bool = leaf((x) => `(typeof ${x} !== 'boolean' ? h.bad('true or false', ${x}) : null)`);
+const hex = leaf((x) => `(typeof ${x} !== 'string' || !h.HEX.test(${x}) ? h.bad('a hex string ("0x1000")', ${x}) : null)`);
+const oneOf = (...vals: readonly string[]): Check =>
+  leaf((x) => `(${vals.map((v) => `${x} !== ${q(v)}`).join(' && ')} ? h.bad(${q(vals.map((v) => `"${v}"`).join(' or '))}, ${x}) : null)`);
+/** null, or what c accepts */
+const nullable = (c: Check): Check => (c.gen ? leaf((x) => `(${x} === null ? null : ${c.gen!(x)})`) : Object.assign((v: unknown) => (v === null ? null : c(v)), {}));
 /** a field older files may lack */
-const opt = (c: Check): Check & { optional: true } => Object.assign((v: unknown, at: string) => {
-  if (v !== undefined) c(v, at);
-}, { optional: true as const });
-const arrayOf = (c: Check): Check => (v, at) => {
-  if (!Array.isArray(v)) bad(at, 'an array', v);
-  for (let i = 0; i < v.length; i++) c(v[i], `${at}[${i}]`);
+const opt = (c: Check): Check => (c.gen ? leaf((x) => `(${x} === undefined ? null : ${c.gen!(x)})`) : Object.assign((v: unknown) => (v === undefined ? null : c(v)), {}));
+
+/** the expression checking `x` with c: inline when c has one, else a call of deps[i] */
+function use(c: Check, x: string, deps: Check[]): string {
+  return c.gen ? c.gen(x) : `d[${deps.push(c) - 1}](${x})`;
+}
+
+const arrayOf = (c: Check): Check => {
+  const deps: Check[] = [];
+  const body = `if (!Array.isArray(v)) return h.bad('an array', v);
+    for (let i = 0; i < v.length; i++) { const x = v[i]; const f = ${use(c, 'x', deps)}; if (f !== null) { f.segs.push('[' + i + ']'); return f; } }
+    return null;`;
+  return new Function('h', 'd', `return function (v) { ${body} };`)(H, deps) as Check;
 };
-const recordOf = (c: Check): Check => (v, at) => {
-  if (!isObj(v)) bad(at, 'an object', v);
+const recordOf = (c: Check): Check => (v) => {
+  if (!isObj(v)) return bad('an object', v);
   for (const k in v) {
-    str(k, `${at} key`);
-    c(v[k], `${at}.${k}`);
+    const f = str(k) ?? c(v[k]);
+    if (f) return f.segs.push(`.${k}`), f;
   }
+  return null;
 };
 type Fields = Record<string, Check>;
+/** an object with these fields (others are kept, not checked) */
 const obj = (fields: Fields): Check => {
-  const keys = Object.keys(fields);
-  return (v, at) => {
-    if (!isObj(v)) bad(at, 'an object', v);
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]!;
-      fields[k]!(v[k], `${at}.${k}`);
-    }
-  };
+  const deps: Check[] = [];
+  let body = `if (typeof v !== 'object' || v === null || Array.isArray(v)) return h.bad('an object', v);\n    let f;\n`;
+  for (const [k, c] of Object.entries(fields)) {
+    body += `    f = ${use(c, `v[${q(k)}]`, deps)}; if (f !== null) { f.segs.push(${q('.' + k)}); return f; }\n`;
+  }
+  body += '    return null;';
+  return new Function('h', 'd', `return function (v) { ${body} };`)(H, deps) as Check;
 };
-const any: Check = () => {};
+const any: Check = () => null;
 
 // ---- the tables: one per object type of src/base/machine.ts ----
 
@@ -101,11 +123,15 @@ const ACTIVITY: Fields = {
   iova: nullable(IOVA),
   programmedBy: nullable(str),
 };
-const RESET_METHOD: Check = (v, at) => {
-  if (!isObj(v)) bad(at, 'an object', v);
-  if (v['kind'] === 'module') obj({ module: name, compatible: str })(v, at);
-  else if (v['kind'] === 'reset-controller') obj({ controller: str, args: arrayOf(int) })(v, at);
-  else if (v['kind'] !== 'acpi') bad(`${at}.kind`, '"module", "acpi" or "reset-controller"', v['kind']);
+const RESET_MODULE = obj({ module: name, compatible: str });
+const RESET_CONTROLLER = obj({ controller: str, args: arrayOf(int) });
+const RESET_METHOD: Check = (v) => {
+  if (!isObj(v)) return bad('an object', v);
+  if (v['kind'] === 'module') return RESET_MODULE(v);
+  if (v['kind'] === 'reset-controller') return RESET_CONTROLLER(v);
+  if (v['kind'] === 'acpi') return null;
+  const f = bad('"module", "acpi" or "reset-controller"', v['kind']);
+  return f.segs.push('.kind'), f;
 };
 const VFIO: Fields = { index: count, reset: nullable(RESET_METHOD), openCount: count, flags: count };
 const OF: Fields = { name: str, fullName: str, type: nullable(str), compatible: arrayOf(str), aliases: arrayOf(str) };
@@ -166,73 +192,107 @@ const MACHINE: Fields = {
 /** The tables, for code that adds a field (and for tests). */
 export const SHAPES = { MACHINE, DEVICE, DRIVER, GROUP, MODULE, MODULE_INFO, RESET_HANDLER, OWNER, LOG, REGION, IRQ, RESET_LINE, ACTIVITY, VFIO, OF } as const;
 
-/** Check the whole machine; returns it, or throws ShapeError with the path of the first fault. */
-export function checkMachine(m: Machine): Machine {
-  obj(MACHINE)(m, 'machine');
+/**
+ * Whether a JSON text can hold a control character in a string: JSON writes C0 controls
+ * only as escapes (\n, \u001b…); C1 controls and DEL may also stand raw. When a text has
+ * none (the common case, found by one native scan), strings are not searched one by one.
+ */
+// eslint-disable-next-line no-control-regex
+const MAY_HAVE_CONTROL = /\\[bfnrt]|\\u00[0-1][0-9a-fA-F]|\\u007[fF]|\\u00[89][0-9a-fA-F]|[\u007f-\u009f]/;
+
+// eslint-disable-next-line no-control-regex
+const RAW_CONTROL = /[\u007f-\u009f]/;
+
+const MACHINE_CHECK = obj(MACHINE);
+
+/**
+ * Check the whole machine; returns it, or throws ShapeError with the path of the first
+ * fault. `text`, the JSON it was parsed from, lets the search for control characters be
+ * skipped when the text has none.
+ */
+export function checkMachine(m: Machine, text?: string): Machine {
+  // (no backslash at all: only a raw C1 control or DEL could be there, a one-class scan)
+  H.cp = text === undefined || (text.includes('\\') ? MAY_HAVE_CONTROL.test(text) : RAW_CONTROL.test(text));
+  const f = MACHINE_CHECK(m);
+  H.cp = true;
+  if (f) throw new ShapeError(`machine${f.segs.reverse().join('')} ${f.tail}`);
   checkRefs(m);
   return m;
 }
 
+const refFault = (what: string): never => {
+  throw new ShapeError(what);
+};
+
 /** The cross-references: what names another object names one that exists, and agrees. */
 function checkRefs(m: Machine): void {
-  const devices = new Map<string, Device>();
-  m.devices.forEach((d, i) => {
-    if (devices.has(d.name)) throw new ShapeError(`machine.devices[${i}].name "${d.name}" is the name of an earlier device too`);
-    devices.set(d.name, d);
-  });
-  const drivers = new Map<string, { kind: string }>();
-  m.drivers.forEach((d, i) => {
-    const k = `${d.bus}/${d.name}`;
-    if (drivers.has(k)) throw new ShapeError(`machine.drivers[${i}] registers ${d.bus} driver "${d.name}" a second time`);
-    drivers.set(k, d);
-  });
-  const groups = new Map<number, { devices: string[] }>();
-  m.groups.forEach((g, i) => {
-    if (groups.has(g.id)) throw new ShapeError(`machine.groups[${i}].id ${g.id} is the id of an earlier group too`);
+  const devs = m.devices;
+  const byName = new Map<string, Device>();
+  for (let i = 0; i < devs.length; i++) {
+    const d = devs[i]!;
+    if (byName.has(d.name)) refFault(`machine.devices[${i}].name "${d.name}" is the name of an earlier device too`);
+    byName.set(d.name, d);
+  }
+  const drivers = { platform: new Map<string, string>(), amba: new Map<string, string>() };
+  for (let i = 0; i < m.drivers.length; i++) {
+    const d = m.drivers[i]!;
+    const onBus = drivers[d.bus];
+    if (onBus.has(d.name)) refFault(`machine.drivers[${i}] registers ${d.bus} driver "${d.name}" a second time`);
+    onBus.set(d.name, d.kind);
+  }
+  const groups = new Map<number, IommuGroup>();
+  for (let i = 0; i < m.groups.length; i++) {
+    const g = m.groups[i]!;
+    if (groups.has(g.id)) refFault(`machine.groups[${i}].id ${g.id} is the id of an earlier group too`);
     groups.set(g.id, g);
-  });
+  }
   const owners = new Set<string>();
-  m.owners.forEach((o, i) => {
-    if (owners.has(o.name)) throw new ShapeError(`machine.owners[${i}].name "${o.name}" is the name of an earlier owner too`);
+  for (let i = 0; i < m.owners.length; i++) {
+    const o = m.owners[i]!;
+    if (owners.has(o.name)) refFault(`machine.owners[${i}].name "${o.name}" is the name of an earlier owner too`);
     owners.add(o.name);
-  });
+  }
   const modules = new Set<string>();
-  m.modules.forEach((x, i) => {
-    if (modules.has(x.name)) throw new ShapeError(`machine.modules[${i}].name "${x.name}" is the name of an earlier loaded module too`);
+  for (let i = 0; i < m.modules.length; i++) {
+    const x = m.modules[i]!;
+    if (modules.has(x.name)) refFault(`machine.modules[${i}].name "${x.name}" is the name of an earlier loaded module too`);
     modules.add(x.name);
-  });
-  m.devices.forEach((d, i) => {
-    const at = `machine.devices[${i}]`;
+  }
+  // members: each group's list and each device's iommuGroup agree (counted, then compared)
+  let members = 0;
+  for (let i = 0; i < devs.length; i++) {
+    const d = devs[i]!;
     if (d.driver !== null) {
-      const drv = drivers.get(`${d.bus}/${d.driver}`);
-      if (!drv) throw new ShapeError(`${at}.driver "${d.driver}" is no registered ${d.bus} driver`);
-      if (d.vfio !== null && drv.kind !== 'vfio') throw new ShapeError(`${at}.vfio is set, but its driver "${d.driver}" is not a VFIO driver`);
-    } else if (d.vfio !== null) throw new ShapeError(`${at}.vfio is set on a device bound to no driver`);
+      const kind = drivers[d.bus].get(d.driver);
+      if (kind === undefined) refFault(`machine.devices[${i}].driver "${d.driver}" is no registered ${d.bus} driver`);
+      if (d.vfio !== null && kind !== 'vfio') refFault(`machine.devices[${i}].vfio is set, but its driver "${d.driver}" is not a VFIO driver`);
+    } else if (d.vfio !== null) refFault(`machine.devices[${i}].vfio is set on a device bound to no driver`);
     if (d.iommuGroup !== null) {
-      const g = groups.get(d.iommuGroup);
-      if (!g) throw new ShapeError(`${at}.iommuGroup ${d.iommuGroup} is no IOMMU group of this machine`);
-      if (!g.devices.includes(d.name)) throw new ShapeError(`${at}.iommuGroup is ${d.iommuGroup}, but that group does not list "${d.name}"`);
+      if (!groups.has(d.iommuGroup)) refFault(`machine.devices[${i}].iommuGroup ${d.iommuGroup} is no IOMMU group of this machine`);
+      members++;
     }
-  });
-  const member = new Set<string>();
-  m.groups.forEach((g, i) => {
-    g.devices.forEach((n, j) => {
-      const d = devices.get(n);
+  }
+  const listed = new Set<string>();
+  for (let i = 0; i < m.groups.length; i++) {
+    const g = m.groups[i]!;
+    for (let j = 0; j < g.devices.length; j++) {
+      const n = g.devices[j]!;
+      const d = byName.get(n);
       const at = `machine.groups[${i}].devices[${j}]`;
-      if (!d) throw new ShapeError(`${at} "${n}" is no device of this machine`);
-      if (d.iommuGroup !== g.id) throw new ShapeError(`${at} "${n}" is a member of group ${g.id}, but the device says group ${d.iommuGroup}`);
-      if (member.has(n)) throw new ShapeError(`${at} "${n}" is listed twice`);
-      member.add(n);
-    });
-    if (g.owner !== null && !owners.has(g.owner)) throw new ShapeError(`machine.groups[${i}].owner "${g.owner}" is no owner of this machine`);
-  });
-  m.owners.forEach((o, i) => {
-    o.devices.forEach((n, j) => {
-      if (!devices.has(n)) throw new ShapeError(`machine.owners[${i}].devices[${j}] "${n}" is no device of this machine`);
-    });
-    o.groups.forEach((id, j) => {
-      if (!groups.has(id)) throw new ShapeError(`machine.owners[${i}].groups[${j}] ${id} is no IOMMU group of this machine`);
-    });
-  });
+      if (!d) refFault(`${at} "${n}" is no device of this machine`);
+      else if (d.iommuGroup !== g.id) refFault(`${at} "${n}" is a member of group ${g.id}, but the device says group ${d.iommuGroup}`);
+      if (listed.has(n)) refFault(`${at} "${n}" is listed twice`);
+      listed.add(n);
+    }
+    if (g.owner !== null && !owners.has(g.owner)) refFault(`machine.groups[${i}].owner "${g.owner}" is no owner of this machine`);
+  }
+  if (listed.size !== members) {
+    const i = devs.findIndex((d) => d.iommuGroup !== null && !listed.has(d.name));
+    refFault(`machine.devices[${i}].iommuGroup is ${devs[i]!.iommuGroup}, but that group does not list "${devs[i]!.name}"`);
+  }
+  for (let i = 0; i < m.owners.length; i++) {
+    const o = m.owners[i]!;
+    for (let j = 0; j < o.devices.length; j++) if (!byName.has(o.devices[j]!)) refFault(`machine.owners[${i}].devices[${j}] "${o.devices[j]}" is no device of this machine`);
+    for (let j = 0; j < o.groups.length; j++) if (!groups.has(o.groups[j]!)) refFault(`machine.owners[${i}].groups[${j}] ${o.groups[j]} is no IOMMU group of this machine`);
+  }
 }
-

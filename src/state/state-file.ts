@@ -12,7 +12,7 @@ import { readRegular, lstatOrNull, kindOf } from './file.js';
 import { writeFileAtomic, removeLeftovers, type KeepAttrs } from './atomic.js';
 
 /** The largest state file vfioctl reads or writes (README "Limits on input"). */
-export const STATE_MAX_BYTES = 64 * 1024 * 1024;
+export const STATE_MAX_BYTES = 16 * 1024 * 1024;
 const MIB = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 export interface StateRead {

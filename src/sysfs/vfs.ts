@@ -398,3 +398,31 @@ export function vrename(root: VDir, oldPath: string, newPath: string): void {
   if (to.dirPath === from.dirPath && to.name === from.name) return;
   throw new KernelError('EPERM', { path: oldPath, op: 'rename', hint: NOT_PERMITTED });
 }
+
+/**
+ * open(2) as kernfs checks it: O_CREAT of a new name → EACCES (see vcreate); a directory
+ * opened for writing → EISDIR; an attribute opened for reading without a read bit or show
+ * method, or for writing without a write bit or store method → EACCES (sysfs's "extra
+ * open permission check", even for root). Links are followed. Returns what was opened.
+ */
+export function vopen(root: VDir, path: string, access: 'r' | 'w' | 'rw', opts: { create?: boolean } = {}): Resolved {
+  const r = opts.create ? vcreate(root, path) : resolve(root, path, true, 'open');
+  const wantRead = access !== 'w';
+  const wantWrite = access !== 'r';
+  if (r.node.kind === 'dir') {
+    if (wantWrite) throw new KernelError('EISDIR', { path, op: 'open' });
+    return r;
+  }
+  if (r.node.kind === 'attr') {
+    if (wantRead && !readable(r.node)) throw new KernelError('EACCES', { path, op: 'open', hint: 'this attribute is write-only' });
+    if (wantWrite && (!(r.node.mode & 0o222) || !r.node.store)) throw new KernelError('EACCES', { path, op: 'open', hint: 'this attribute is read-only' });
+  }
+  return r;
+}
+
+/** readlink(2): the link's text (relative, as sysfs makes it); EINVAL for anything that is not a link. */
+export function vreadlink(root: VDir, path: string): string {
+  const r = resolve(root, path, false, 'read');
+  if (r.node.kind !== 'link') throw new KernelError('EINVAL', { path, op: 'read' });
+  return linkText(r.path, r.node.target);
+}

@@ -97,6 +97,8 @@ export interface LastCommand {
  * mistakes the kernel accepted, and what to do next.
  */
 export function follow(s: Scenario, p: LessonProgress, m: Machine, last: LastCommand): Note[] {
+  // a refusal is read in the terms of the step the learner was on when they typed it, even when its side effects completed that step
+  const typedAt = s.steps[p.step];
   const { completed, undone, changed } = checkSteps(s, p, m);
   const notes: Note[] = [];
   if (undone.length) {
@@ -108,13 +110,13 @@ export function follow(s: Scenario, p: LessonProgress, m: Machine, last: LastCom
     });
   }
   for (const i of completed) notes.push({ kind: 'done', text: stepLine(s, i) });
+  if (last.refused) notes.push({ kind: 'refused', text: explainRefusal(undone.length ? s.steps[undone[0]!] : typedAt, last.refused, m) });
   if (p.done) {
     notes.push({ kind: 'complete', text: s.outro });
     return notes;
   }
   const step = s.steps[p.step]!;
-  if (last.refused) notes.push({ kind: 'refused', text: explainRefusal(step, last.refused, m) });
-  else if (changed) {
+  if (!last.refused && changed) {
     for (const careful of [s.watch?.(m, p.step), ...commonMistakes(m)]) if (careful) notes.push({ kind: 'careful', text: careful });
     const why = completed.length === 0 && undone.length === 0 ? step.notYet?.(m) : null;
     if (why) notes.push({ kind: 'not-yet', text: why });

@@ -57,6 +57,7 @@ const OPT_KINDS: Record<string, Kind> = {
   '--include': 'dirs',
   '--level': '=0,1,2,3,4,5,6,7',
   '--pace': 'none',
+  '--only': '=vfio,groups,group',
 };
 
 const INSTALL: Record<Shell, string> = {

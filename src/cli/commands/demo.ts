@@ -51,7 +51,6 @@ export async function demoCmd(o: Out, name: string | undefined, opts: { pace?: s
   // a terminal that reports no width (some recorders) would make ora clear the screen line by line
   const spin = live && o.ctx.stdoutIsTTY && pace > 0 && (process.stdout.columns ?? 0) > 0;
   const ora = spin ? (await import('ora')).default : null;
-  const { runCaptured } = await import('../main.js');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-demo-'));
   const ran: ({ command: string } & Captured)[] = [];
   try {
@@ -67,7 +66,7 @@ export async function demoCmd(o: Out, name: string | undefined, opts: { pace?: s
         await o.ctx.sleep(pace);
         sp.stop();
       } else if (pace) await o.ctx.sleep(pace);
-      const r = { command: `vfioctl ${line.text}`, ...(await runCaptured(line.text.split(' '), o.ctx, { ...o.ctx.env, VFIOCTL_STATE: path.join(dir, 'state.json') })) };
+      const r = { command: `vfioctl ${line.text}`, ...(await o.runCaptured(line.text.split(' '), { ...o.ctx.env, VFIOCTL_STATE: path.join(dir, 'state.json') })) };
       ran.push(r);
       if (live) o.ctx.stdout.write(r.stdout + r.stderr + (r.exit ? `[exit ${r.exit}]\n` : ''));
     }

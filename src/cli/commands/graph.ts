@@ -5,10 +5,17 @@
  * driver_override names, and user-space owners pointing at the groups they hold. One
  * model is built from the machine and rendered twice, so both formats say the same.
  * Output is deterministic: everything is in machine order and ids are positional.
+ *
+ * Real boards have a hundred devices or more, most of them in no IOMMU group: stacked in
+ * one column they make a picture thousands of pixels tall. So a machine with more than
+ * STACK cells (a cell is a group or a device in no group) is drawn as a grid: one cluster
+ * per parent bus, its cells in rows joined by invisible edges, drivers in the last column.
+ * `--only vfio`, `--only groups` and `--only group N` leave out what does not matter.
  */
 import type { Machine, Device } from '../../base/machine.js';
 import { isViable, hasVfioNode } from '../../iommu/group.js';
 import { driverKind } from '../devices.js';
+import { UsageError } from '../../base/errors.js';
 
 const GRAPH_FORMATS = ['dot', 'mermaid'] as const;
 type GraphFormat = (typeof GRAPH_FORMATS)[number];
@@ -16,7 +23,7 @@ type GraphFormat = (typeof GRAPH_FORMATS)[number];
 type DeviceState = 'host' | 'vfio' | 'unbound';
 type DriverState = 'host' | 'vfio' | 'missing';
 
-interface GDevice { id: string; lines: string[]; state: DeviceState; running: boolean }
+interface GDevice { id: string; lines: string[]; state: DeviceState; running: boolean; bus: string }
 interface GDriver { id: string; lines: string[]; state: DriverState }
 interface GOwner { id: string; lines: string[] }
 interface GGroup { id: string; label: string; viable: boolean; devices: GDevice[] }
@@ -24,6 +31,8 @@ interface GEdge { from: string; to: string; kind: 'bound' | 'override' | 'holds'
 
 interface GraphModel {
   title: string;
+  /** draw as a grid in one cluster per bus (a big machine), else one column as it always was */
+  grid: boolean;
   groups: GGroup[];
   /** devices in no IOMMU group */
   loose: GDevice[];
@@ -52,7 +61,35 @@ function deviceState(m: Machine, d: Device): DeviceState {
   return k === 'none' ? 'unbound' : k;
 }
 
-function graphModel(m: Machine): GraphModel {
+/** What `--only` keeps: everything, the groups (and devices) VFIO is involved with, every group, or one group. */
+export type GraphOnly = { kind: 'all' } | { kind: 'vfio' } | { kind: 'groups' } | { kind: 'group'; id: number };
+
+/** `--only` words → GraphOnly; a usage error names what is accepted. */
+export function parseOnly(words: readonly string[] | undefined, m?: Machine): GraphOnly {
+  if (!words || words.length === 0) return { kind: 'all' };
+  const [w, n, ...rest] = words;
+  const usage = (msg: string): UsageError => new UsageError(msg, 'e.g. --only vfio, --only groups, --only group 2');
+  if (w === 'vfio' && n === undefined) return { kind: 'vfio' };
+  if (w === 'groups' && n === undefined) return { kind: 'groups' };
+  if (w === 'group' && n !== undefined && rest.length === 0) {
+    if (!/^\d+$/.test(n)) throw usage(`--only group takes an IOMMU group number, not "${n}"`);
+    const id = Number(n);
+    if (m && !m.groups.some((g) => g.id === id)) throw usage(`no IOMMU group ${id} on this machine (groups: ${m.groups.map((g) => g.id).join(', ') || 'none'})`);
+    return { kind: 'group', id };
+  }
+  throw usage(`--only takes vfio, groups or group N, not "${words.join(' ')}"`);
+}
+
+/** more cells than this (groups, and devices in no group) and the machine is drawn as a grid */
+export const STACK = 20;
+
+/** The bus a device hangs off: its parent directory under /sys/devices/platform ("platform" at the top). */
+function busLabel(d: Device): string {
+  const rel = d.parentDir.replace(/^\/sys\/devices\/platform\/?/, '');
+  return rel === '' ? d.bus : rel;
+}
+
+function graphModel(m: Machine, only: GraphOnly = { kind: 'all' }): GraphModel {
   const drivers: GDriver[] = m.drivers.map((d, i) => ({ id: `drv${i}`, lines: [d.name], state: d.kind }));
   const driverId = new Map<string, string>(m.drivers.map((d, i) => [`${d.bus}/${d.name}`, `drv${i}`]));
   const edges: GEdge[] = [];
@@ -72,12 +109,13 @@ function graphModel(m: Machine): GraphModel {
     const lines = [d.bus === 'amba' ? `${d.name} [amba]` : d.name];
     if (d.of.compatible[0] !== undefined) lines.push(d.of.compatible[0]);
     if (d.activity.running) lines.push('RUNNING');
-    const node: GDevice = { id: `dev${i}`, lines, state: deviceState(m, d), running: d.activity.running };
+    const node: GDevice = { id: `dev${i}`, lines, state: deviceState(m, d), running: d.activity.running, bus: busLabel(d) };
+    if (!keepDevice(m, d, only)) return;
     devices.set(d.name, node);
     if (d.driver !== null) edges.push({ from: node.id, to: driverFor(d.bus, d.driver), kind: 'bound' });
     if (d.driverOverride !== null) edges.push({ from: node.id, to: driverFor(d.bus, d.driverOverride), kind: 'override', label: LEGEND.override });
   });
-  const groups: GGroup[] = m.groups.map((g) => {
+  const groups: GGroup[] = m.groups.filter((g) => g.devices.some((n) => devices.has(n))).map((g) => {
     const viable = isViable(m, g);
     const node = hasVfioNode(m, g) ? `, /dev/vfio/${g.id}` : '';
     return {
@@ -88,12 +126,65 @@ function graphModel(m: Machine): GraphModel {
     };
   });
   const grouped = new Set(groups.flatMap((g) => g.devices));
-  const owners: GOwner[] = m.owners.filter((o) => o.alive).map((o, i) => {
+  const shown = new Set(groups.map((g) => g.id));
+  const owners: GOwner[] = [];
+  m.owners.filter((o) => o.alive).forEach((o, i) => {
     const id = `own${i}`;
-    for (const gid of o.groups) edges.push({ from: id, to: `grp${gid}`, kind: 'holds', label: `/dev/vfio/${gid}` });
-    return { id, lines: [o.name, `pid ${o.pid}`] };
+    const held = o.groups.filter((gid) => shown.has(`grp${gid}`));
+    if (only.kind !== 'all' && held.length === 0) return;
+    for (const gid of held) edges.push({ from: id, to: `grp${gid}`, kind: 'holds', label: `/dev/vfio/${gid}` });
+    owners.push({ id, lines: [o.name, `pid ${o.pid}`] });
   });
-  return { title: m.model, groups, loose: [...devices.values()].filter((d) => !grouped.has(d)), drivers, owners, edges };
+  // only the drivers something points at, once --only has left devices out
+  const used = new Set(edges.map((e) => e.to));
+  const loose = [...devices.values()].filter((d) => !grouped.has(d));
+  let title = only.kind === 'all' ? m.model : `${m.model} (only ${only.kind === 'group' ? `IOMMU group ${only.id}` : only.kind === 'vfio' ? 'what VFIO is involved with' : 'IOMMU groups'})`;
+  if (devices.size === 0) title += ': nothing to draw';
+  return {
+    title,
+    grid: groups.length + loose.length > STACK,
+    groups,
+    loose,
+    drivers: only.kind === 'all' ? drivers : drivers.filter((d) => used.has(d.id)),
+    owners,
+    edges,
+  };
+}
+
+/** `--only vfio`: a device of a group user space is involved with (a member on a VFIO driver, an override naming one, an owner), or such a device in no group. */
+function keepDevice(m: Machine, d: Device, only: GraphOnly): boolean {
+  if (only.kind === 'all') return true;
+  if (only.kind === 'group') return d.iommuGroup === only.id;
+  if (only.kind === 'groups') return d.iommuGroup !== null;
+  const vfioish = (x: Device): boolean =>
+    driverKind(m, x) === 'vfio' || (x.driverOverride !== null && m.drivers.some((r) => r.name === x.driverOverride && r.kind === 'vfio')) || x.driverOverride === 'vfio-platform' || x.driverOverride === 'vfio-amba';
+  if (d.iommuGroup === null) return vfioish(d);
+  const g = m.groups.find((x) => x.id === d.iommuGroup);
+  return !!g && (g.owner !== null || g.devices.some((n) => {
+    const x = m.devices.find((y) => y.name === n);
+    return !!x && vfioish(x);
+  }));
+}
+
+/**
+ * Cells of a big machine, per bus, in machine order: a group is one cell (on the bus of its
+ * first device), a device in no group another. Each bus becomes a cluster of rows.
+ */
+interface Cell { anchor: string; group?: GGroup; device?: GDevice }
+function busCells(g: GraphModel): Map<string, Cell[]> {
+  const out = new Map<string, Cell[]>();
+  const add = (bus: string, c: Cell): void => void (out.get(bus) ?? out.set(bus, []).get(bus)!).push(c);
+  for (const grp of g.groups) add(grp.devices[0]!.bus, { anchor: grp.devices[0]!.id, group: grp });
+  for (const d of g.loose) add(d.bus, { anchor: d.id, device: d });
+  return out;
+}
+
+/** cells → rows, about twice as many rows as columns (nodes are wider than tall) */
+function rows<T>(cells: readonly T[]): T[][] {
+  const cols = Math.max(1, Math.ceil(Math.sqrt(cells.length / 2)));
+  const out: T[][] = [];
+  for (let i = 0; i < cells.length; i += cols) out.push(cells.slice(i, i + cols));
+  return out;
 }
 
 // ---- shared look ----
@@ -166,10 +257,14 @@ function toDot(g: GraphModel): string {
   out += `  node ${dotAttrs({ shape: 'box', style: 'filled', fontname: 'Helvetica', fontsize: 10, color: LINE.normal })};\n`;
   out += `  edge ${dotAttrs({ fontname: 'Helvetica', fontsize: 9 })};\n`;
   out += dotLegend(); // first: with rankdir=LR dot stacks it below the machine
-  // dot stacks a rank bottom-up with rankdir=LR: emitting in reverse puts group 0 on top
-  for (const d of [...g.loose].reverse()) out += dotDevice(d, '  ');
-  for (const grp of [...g.groups].reverse()) out += dotCluster(grp.id, grp.label, grp.viable, grp.devices.map((d) => dotDevice(d, '    ')).join(''), '  ');
+  if (g.grid) out += dotGrid(g);
+  else {
+    // dot stacks a rank bottom-up with rankdir=LR: emitting in reverse puts group 0 on top
+    for (const d of [...g.loose].reverse()) out += dotDevice(d, '  ');
+    for (const grp of [...g.groups].reverse()) out += dotCluster(grp.id, grp.label, grp.viable, grp.devices.map((d) => dotDevice(d, '    ')).join(''), '  ');
+  }
   for (const d of g.drivers) out += dotNode(d.id, d.lines, DOT_DRIVER(d.state), '  ');
+  if (g.grid && g.drivers.length) out += `  { rank=max; ${g.drivers.map((d) => d.id).join('; ')}; }\n`;
   for (const o of g.owners) out += dotNode(o.id, o.lines, DOT_OWNER, '  ');
   for (const e of g.edges) {
     const a: Record<string, string | number> = { ...DOT_EDGE[e.kind] };
@@ -186,6 +281,23 @@ function toDot(g: GraphModel): string {
     out += `  ${e.from} -> ${to} ${dotAttrs(a)};\n`;
   }
   return out + '}\n';
+}
+
+/** A big machine: one cluster per bus, its cells in rows chained by invisible edges (left to right), rows stacked. */
+function dotGrid(g: GraphModel): string {
+  let out = '';
+  let k = 0;
+  for (const [bus, cells] of busCells(g)) {
+    let body = '';
+    const rs = rows(cells);
+    // bottom-up again: the first row ends on top
+    for (const row of [...rs].reverse()) {
+      for (const c of row) body += c.group ? dotCluster(c.group.id, c.group.label, c.group.viable, c.group.devices.map((d) => dotDevice(d, '      ')).join(''), '    ') : dotDevice(c.device!, '    ');
+    }
+    for (const row of rs) for (let i = 1; i < row.length; i++) body += `    ${row[i - 1]!.anchor} -> ${row[i]!.anchor} [style="invis"];\n`;
+    out += `  subgraph cluster_bus${k++} {\n    graph ${dotAttrs({ label: `${bus}: ${cells.length} ${cells.length === 1 ? 'entry' : 'entries'}`, color: '#bbbbbb', style: 'rounded', labeljust: 'l' })};\n${body}  }\n`;
+  }
+  return out;
 }
 
 // ---- Mermaid ----
@@ -258,14 +370,40 @@ function mermaidLegend(): string[] {
   ];
 }
 
+/** A big machine: one subgraph per bus, its cells in rows joined by invisible links (~~~). */
+function mermaidGrid(g: GraphModel): string[] {
+  const out: string[] = [];
+  let k = 0;
+  for (const [bus, cells] of busCells(g)) {
+    const id = `bus${k++}`;
+    out.push(`subgraph ${id}[${mermaidString([`${bus}: ${cells.length} ${cells.length === 1 ? 'entry' : 'entries'}`])}]`, '  direction LR');
+    const rs = rows(cells);
+    for (const c of cells) {
+      if (!c.group) {
+        out.push('  ' + mermaidDevice(c.device!));
+        continue;
+      }
+      out.push(`  subgraph ${c.group.id}[${mermaidString([c.group.label])}]`);
+      for (const d of c.group.devices) out.push('    ' + mermaidDevice(d));
+      out.push('  end');
+    }
+    for (const row of rs) if (row.length > 1) out.push('  ' + row.map((c) => c.anchor).join(' ~~~ '));
+    out.push('end', `style ${id} fill:#ffffff,stroke:#bbbbbb`);
+  }
+  return out;
+}
+
 function toMermaid(g: GraphModel): string {
   const out: string[] = ['---', `title: ${JSON.stringify(visible(g.title))}`, '---', 'flowchart LR']; // YAML front matter: a JSON string is a YAML string
-  for (const grp of g.groups) {
-    out.push(`subgraph ${grp.id}[${mermaidString([grp.label])}]`);
-    for (const d of grp.devices) out.push('  ' + mermaidDevice(d));
-    out.push('end');
+  if (g.grid) out.push(...mermaidGrid(g));
+  else {
+    for (const grp of g.groups) {
+      out.push(`subgraph ${grp.id}[${mermaidString([grp.label])}]`);
+      for (const d of grp.devices) out.push('  ' + mermaidDevice(d));
+      out.push('end');
+    }
+    for (const d of g.loose) out.push(mermaidDevice(d));
   }
-  for (const d of g.loose) out.push(mermaidDevice(d));
   for (const d of g.drivers) out.push(`${d.id}[[${mermaidString(d.lines)}]]:::${MERMAID_DRIVER_CLASS[d.state]}`);
   for (const o of g.owners) out.push(`${o.id}([${mermaidString(o.lines)}]):::owner`);
   for (const e of g.edges) out.push(`${e.from} ${MERMAID_ARROW[e.kind]}${e.label === undefined ? '' : `|${mermaidString([e.label])}|`} ${e.to}`);
@@ -276,7 +414,7 @@ function toMermaid(g: GraphModel): string {
   return out.join('\n') + '\n';
 }
 
-export function renderGraph(m: Machine, format: GraphFormat): string {
-  const g = graphModel(m);
+export function renderGraph(m: Machine, format: GraphFormat, only: GraphOnly = { kind: 'all' }): string {
+  const g = graphModel(m, only);
   return format === 'dot' ? toDot(g) : toMermaid(g);
 }

@@ -59,19 +59,21 @@ export function registerCommands(program: Command, action: Action): void {
   example(
     grp(program.command('graph').description('the machine as a picture: devices in IOMMU groups, drivers, owners (DOT or Mermaid)'), TEACH)
       .addOption(new Option('--format <format>', 'output language').choices(['dot', 'mermaid']).default('dot'))
-      .action(action(async (o, opts: { format: 'dot' | 'mermaid' }) => {
-        const { renderGraph } = await import('./graph.js');
+      .option('--only <what...>', 'draw only: vfio (the groups and devices VFIO is involved with), groups (devices in IOMMU groups), group N')
+      .action(action(async (o, opts: { format: 'dot' | 'mermaid'; only?: string[] }) => {
+        const { renderGraph, parseOnly } = await import('./graph.js');
+        parseOnly(opts.only); // usage errors before the machine is read
         const { explainStatus } = await import('./inspect/status.js');
         const { explainGroups } = await import('./inspect/groups.js');
         await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
           // a real system has no picture, but the same facts are read from the same files
           explainStatus(sys, m);
           explainGroups(sys, m);
-          const text = renderGraph(m, opts.format);
+          const text = renderGraph(m, opts.format, parseOnly(opts.only, m));
           o.emit({ format: opts.format, graph: text }, text, sys.steps);
         });
       })),
-    'vfioctl graph | dot -Tsvg > machine.svg\nvfioctl graph --format mermaid > machine.mmd',
+    'vfioctl graph | dot -Tsvg > machine.svg\nvfioctl graph --format mermaid > machine.mmd\nvfioctl graph --only vfio | dot -Tsvg > vfio.svg\nvfioctl graph --only group 2',
   );
   example(
     grp(program.command('completion').description('print a bash, zsh or fish completion script'), TEACH)

@@ -119,14 +119,13 @@ async function hint(o: Out, main: string): Promise<void> {
  * of the lesson machine; and the first of them that would be refused there, explained.
  */
 async function realCommands(o: Out, scratch: string, step: Step): Promise<{ steps: ExplainStep[]; refused: { command: string; code: string; why: string } | null }> {
-  const { runCaptured } = await import('../main.js');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-hint-'));
   try {
     const copy = path.join(dir, 'state.json');
     if (fs.existsSync(scratch)) fs.copyFileSync(scratch, copy);
     const steps: ExplainStep[] = [];
     for (const c of step.commands) {
-      const r = await runCaptured(['--state', copy, '--json', '--explain', '-q', ...c.split(' ')], o.ctx);
+      const r = await o.runCaptured(['--state', copy, '--json', '--explain', '-q', ...c.split(' ')]);
       if (r.exit !== 0) {
         const e = (JSON.parse(r.stderr.trim().split('\n').pop() ?? '{}') as { error?: { code?: string; message?: string; path?: string } }).error ?? {};
         const code = e.code ?? 'error';
@@ -186,7 +185,7 @@ export async function afterCommand(o: Out, main: string, lesson: string, error: 
     switch (n.kind) {
       case 'done': return `${tag} ${st.green('✓')} ${n.text}`;
       case 'undone': return `${tag} ${st.yellow('back:')} ${n.text}`;
-      case 'refused': return `${tag} ${st.yellow('refused, and nothing changed:')} ${n.text}`;
+      case 'refused': return `${tag} ${st.yellow('refused:')} ${n.text}`;
       case 'careful': return `${tag} ${st.yellow('careful:')} ${n.text}`;
       case 'not-yet': return `${tag} ${st.yellow('not yet:')} ${n.text}`;
       case 'complete': return `${tag} ${st.green('complete.')} ${n.text}\n${tag} commands act on your own machine again (${main}).`;

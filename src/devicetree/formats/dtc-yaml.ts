@@ -16,7 +16,7 @@
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { CollectionTag, Node as YamlNode, Pair, ScalarTag, YAMLError, YAMLMap, YAMLSeq } from 'yaml';
 import { MAX_TREE_NODES, TOO_MANY_NODES, TreeError, concatBytes, emptyExtras, newNode } from '../tree.js';
-import { checkFullYamlSize } from './yaml-lite.js';
+import { checkFullYamlSize } from './yaml-size.js';
 import type { DeviceTree, DtNode, DtProperty, SourceLoc } from '../tree.js';
 
 /**

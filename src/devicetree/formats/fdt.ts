@@ -28,6 +28,11 @@ const FIRST_SUPPORTED_VERSION = 16;
 const LAST_SUPPORTED_VERSION = 17;
 /** Deepest nesting we accept; the kernel's unflatten_dt_nodes() stops at 64 (FDT_MAX_DEPTH). */
 export const MAX_FDT_DEPTH = 1024;
+/**
+ * Largest blob we read: 8 times what an arm64 kernel boots from (MAX_FDT_SIZE, 2 MiB, in
+ * arch/arm64/include/asm/boot.h); real boards' blobs are tens of KiB.
+ */
+export const MAX_DTB_SIZE = 16 * 1024 * 1024;
 /** Most nodes plus properties we accept from one blob. */
 export const MAX_FDT_OBJECTS = 1 << 20;
 
@@ -248,6 +253,12 @@ function finish(w: Walk, off: number): DtNode {
 /** Read a flattened device tree blob into a DeviceTree. Throws only TreeError (loc = {file, offset}). */
 export function parseFdt(blob: Uint8Array, file: string): DeviceTree {
   try {
+    if (blob.length > MAX_DTB_SIZE) {
+      throw new TreeError(
+        `the blob is ${(blob.length / 1048576).toFixed(1)} MiB; a DTB is at most ${MAX_DTB_SIZE / 1048576} MiB here (an arm64 kernel boots from at most 2 MiB)`,
+        { file, offset: 0 },
+      );
+    }
     const h = readFdtHeader(blob, file);
     const r = new Reader(blob, file);
     checkMemRsvmap(r, h);

@@ -25,7 +25,9 @@
  */
 import { createRequire } from 'node:module';
 import type * as YamlLib from 'yaml';
-import { parseYamlSubset, checkFullYamlSize, lineCol, LineIndex, type YNode, type YMap, type YSeq, type YScalarValue } from './yaml-lite.js';
+import { parseYamlSubset } from './yaml-lite.js';
+import { checkFullYamlSize } from './yaml-size.js';
+import { lineCol, LineIndex, type YNode, type YMap, type YSeq, type YScalarValue } from './yaml-model.js';
 import {
   type DeviceTree, type DtNode, type SourceLoc, type TreeExtras,
   TreeError, MAX_TREE_NODES, TOO_MANY_NODES, emptyExtras, newNode, encodeCells, encodeStrings, nodePath,

@@ -79,7 +79,7 @@ async function readAnyFormat(file: string, opts: ReadTreeOptions = {}): Promise<
   }
   const text = decodeUtf8(bytes, file);
   if (ext === '.dts' || ext === '.dtsi' || looksLikeDts(text)) return readDts(file, opts);
-  const { looksLikeDtcYaml } = await import('./yaml-lite.js');
+  const { looksLikeDtcYaml } = await import('./yaml-size.js');
   if (looksLikeDtcYaml(text)) {
     const { parseDtcYaml } = await import('./dtc-yaml.js');
     return parseDtcYaml(text, file);

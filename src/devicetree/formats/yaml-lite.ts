@@ -19,72 +19,7 @@
  * 10,000-level document cannot overflow the stack.
  */
 import { MAX_TREE_NODES, TreeError } from '../tree.js';
-
-/** A scalar's value, resolved with the YAML 1.2 core schema (integers as bigint). */
-export type YScalarValue = string | bigint | number | boolean | null;
-
-/** `pos` is the node's start offset in the text (UTF-16 index), as the yaml package's `range[0]`. */
-export interface YScalar {
-  kind: 'scalar';
-  pos: number;
-  value: YScalarValue;
-}
-export interface YMap {
-  kind: 'map';
-  pos: number;
-  pairs: YPair[];
-}
-export interface YPair {
-  key: YNode | null;
-  value: YNode | null;
-}
-export interface YSeq {
-  kind: 'seq';
-  pos: number;
-  items: (YNode | null)[];
-}
-/** `*name`: refused by the readers, kept so they can say where it is. */
-export interface YAlias {
-  kind: 'alias';
-  pos: number;
-}
-export type YNode = YScalar | YMap | YSeq | YAlias;
-
-/**
- * 1-based line and column of offsets in one text, as the yaml package's LineCounter
- * counts them (lines end at `\n`): the line starts are found once, then each lookup is a
- * binary search.
- */
-export class LineIndex {
-  private starts: number[] | null = null;
-  constructor(private readonly text: string) {}
-
-  pos(offset: number): { line: number; col: number } {
-    if (!this.starts) {
-      const s = [0];
-      const t = this.text;
-      for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) s.push(i + 1);
-      this.starts = s;
-    }
-    const starts = this.starts;
-    const off = Math.min(Math.max(offset, 0), this.text.length);
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid]! <= off) lo = mid;
-      else hi = mid - 1;
-    }
-    return { line: lo + 1, col: off - starts[lo]! + 1 };
-  }
-}
-
-/** Line and column of one offset (for one-off error positions). */
-export function lineCol(text: string, offset: number): { line: number; col: number } {
-  return new LineIndex(text).pos(offset);
-}
-
-// ---- the fast subset parser ----
+import { lineCol, type YScalarValue, type YScalar, type YMap, type YPair, type YSeq, type YNode } from './yaml-model.js';
 
 /** Any character outside printable ASCII and line ends (tab, lone CR, BOM, non-ASCII, controls): not for the fast path. */
 const NOT_SIMPLE = /[^\n\r\x20-\x7e]|\r(?!\n)/;
@@ -105,10 +40,6 @@ const MAX_KEY = 1000;
  * from costing gigabytes.
  */
 export const MAX_FAST_YAML_VALUES = 1_500_000;
-/** Most values the full `yaml` package is given (it needs about 1 KB of memory per value). */
-export const MAX_FULL_YAML_VALUES = 250_000;
-/** Deepest YAML nesting the full parser is given (the package runs out of stack near 900 levels). */
-export const MAX_YAML_NESTING = 300;
 
 const SP = 0x20;
 const CR = 0x0d;
@@ -511,70 +442,5 @@ export function parseYamlSubset(text: string, file = '<text>'): YMap | null {
   } catch (e) {
     if (e === BAIL) return null;
     throw e;
-  }
-}
-
-/** Cheap sniff: first non-comment content is `---`, then a line starting with `- ` (a one-item list). */
-export function looksLikeDtcYaml(text: string): boolean {
-  const lines = text.slice(0, 4096).split(/\r?\n/);
-  let sawStart = false;
-  for (const raw of lines) {
-    const line = raw.replace(/^\uFEFF/, '');
-    if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
-    if (!sawStart) {
-      if (!/^---\s*$/.test(line)) return false;
-      sawStart = true;
-      continue;
-    }
-    return line.startsWith('- ') || line === '-';
-  }
-  return false;
-}
-
-/**
- * Refuse, before the full `yaml` package sees it, a text that would cost it too much:
- * more than MAX_FULL_YAML_VALUES values or YAML nesting deeper than MAX_YAML_NESTING.
- * Both are over-estimates from one pass over the characters (every `,` `:` `-` `[` `{`
- * `!` `&` `*` `?` and line end may start a value; indentation levels, leading `- ` and
- * open brackets are nesting), so a text that passes is within the limits.
- */
-export function checkFullYamlSize(text: string, file: string): void {
-  const fail = (pos: number, message: string): never => {
-    const p = lineCol(text, pos);
-    throw new TreeError(message, { file, line: p.line, column: p.col });
-  };
-  let values = 1;
-  let flow = 0;
-  const indents: number[] = [];
-  for (let ls = 0; ls < text.length; ) {
-    let le = text.indexOf('\n', ls);
-    if (le < 0) le = text.length;
-    let cs = ls;
-    while (cs < le && text.charCodeAt(cs) === SP) cs++;
-    if (cs < le && text.charCodeAt(cs) !== HASH && flow === 0) {
-      const indent = cs - ls;
-      while (indents.length > 0 && indents[indents.length - 1]! > indent) indents.pop();
-      if (indents.length === 0 || indents[indents.length - 1]! < indent) indents.push(indent);
-    }
-    let dashes = 0;
-    for (let i = cs; i + 1 < le && text.charCodeAt(i) === DASH && text.charCodeAt(i + 1) === SP; i += 2) {
-      dashes++;
-      while (i + 2 < le && text.charCodeAt(i + 2) === SP) i++;
-    }
-    for (let i = ls; i <= le && i < text.length + 1; i++) {
-      const c = i < le ? text.charCodeAt(i) : 0x0a;
-      if (c === LBRACKET || c === LBRACE) flow++;
-      else if ((c === RBRACKET || c === RBRACE) && flow > 0) flow--;
-      if (c === COMMA || c === COLON || c === DASH || c === LBRACKET || c === LBRACE || c === 0x21 || c === 0x26 || c === 0x2a || c === 0x3f || c === 0x0a) {
-        if (++values > MAX_FULL_YAML_VALUES) {
-          fail(Math.min(i, text.length), `too big for the full YAML parser: more than ${MAX_FULL_YAML_VALUES.toLocaleString('en-US')} values` +
-            ' (keys, items and scalars); a tree this big must be written in the plain YAML subset (see README "Limits on input") or given as a .dtb');
-        }
-      }
-      if (indents.length + dashes + flow > MAX_YAML_NESTING) {
-        fail(Math.min(i, text.length), `YAML nested more than ${MAX_YAML_NESTING} levels deep; real device trees nest fewer than 20`);
-      }
-    }
-    ls = le + 1;
   }
 }

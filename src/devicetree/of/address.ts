@@ -100,7 +100,8 @@ export function translatedRegions(node: DtNode): RegEntry[] {
   for (const r of regs) {
     const t = translateAddress(node, r.address);
     if (t === undefined) break;
-    out.push({ address: t, size: r.size });
+    // resources are 64-bit: of_read_number() keeps the low 64 bits of a wider cell run
+    out.push({ address: BigInt.asUintN(64, t), size: BigInt.asUintN(64, r.size) });
   }
   return out;
 }

@@ -12,6 +12,7 @@ import { readIrqs } from './irq.js';
 import type { BusName, Irq, Region } from '../../base/machine.js';
 import { isEarlyClaimed } from './early.js';
 import { treeArch, type TreeArch } from './arch.js';
+import { MachineBudget } from './limits.js';
 
 /** of_default_bus_match_table */
 const DEFAULT_BUS_MATCH = ['simple-bus', 'simple-mfd', 'isa', 'arm,amba-bus'];
@@ -96,7 +97,9 @@ export class Populator {
   readonly phandles: Map<number, DtNode>;
   private readonly powerpc: boolean;
   readonly arch: TreeArch;
+  private readonly budget: MachineBudget;
   constructor(readonly tree: DeviceTree, readonly add: AddDevice) {
+    this.budget = new MachineBudget(tree);
     this.phandles = phandleMap(tree.root);
     this.arch = treeArch(tree.root);
     this.powerpc = this.arch === 'powerpc';
@@ -161,7 +164,9 @@ export class Populator {
       periphid: readU32(node, 'arm,primecell-periphid') ?? null,
       acpiRst: hasProp(node, 'vfioctl,acpi-rst'),
     };
+    this.budget.add(d);
     if (!this.add(d)) {
+      this.budget.remove();
       this.populated.delete(node);
       return null;
     }

@@ -49,7 +49,7 @@ export const genericResetLesson: Scenario = {
       done: (m, since) => logged(m, since, 'No reset function found for device fff81000.pwm'),
       refusal: (r, m) =>
         r.code === 'ENOENT' && m.options.genericResetWhatIf && (r.path?.endsWith('/drivers/vfio-platform/bind') ?? false)
-          ? 'refused, as this step expects: the pwm\'s reset line is shared, so even the what-if will not use it. A refused command saves nothing; use override, unbind and probe (probe succeeds and leaves the refusal in the log)'
+          ? 'refused, as this step expects: the pwm\'s reset line is shared, so even the what-if will not use it; the refusal stays in the kernel log (vfioctl dmesg), as it does after drivers_probe (vfioctl probe), which reports success instead'
           : null,
     },
     {

@@ -5,7 +5,7 @@
 import type { Scenario } from '../scenario.js';
 import { findGroup } from '../../base/machine.js';
 import { isViable, viabilityReason } from '../../iommu/group.js';
-import { dev, driverOf, openCount, ownerAlive, logged } from '../checks.js';
+import { dev, driverOf, openCount, ownerAlive } from '../checks.js';
 import { modprobeStep, MISSING_MODULE } from '../steps.js';
 
 const GROUP2 = 2;
@@ -61,12 +61,11 @@ export const groupsLesson: Scenario = {
       keep: 1,
     },
     {
-      goal: 'Try to give fff61000.rng back to acme-rng while "app" owns the group',
-      why: 'a kernel DMA driver must use the group\'s default domain; while user space owns the group that probe fails with EBUSY',
-      hint: 'clear the rng\'s override and probe it; then read the kernel log',
-      commands: ['override fff61000.rng --clear', 'probe fff61000.rng'],
-      done: (m, since) => logged(m, since, 'fff61000.rng: probe with driver acme-rng failed with error -16'),
-      notYet: (m) => (dev(m, 'fff61000.rng')?.driverOverride ? 'the rng\'s driver_override still names vfio-platform, so acme-rng cannot even match: clear it' : null),
+      goal: 'Clear fff61000.rng\'s override while "app" owns the group',
+      why: 'acme-rng could match the rng again, but a kernel DMA driver must use the group\'s default domain: while user space owns the group, dma_configure refuses it before acme-rng\'s probe runs (bind gets EBUSY, drivers_probe EINVAL, and nothing is logged)',
+      hint: 'clear the rng\'s override (do not probe yet: the kernel would refuse)',
+      commands: ['override fff61000.rng --clear'],
+      done: (m) => dev(m, 'fff61000.rng')?.driverOverride === null && driverOf(m, 'fff61000.rng') === null,
     },
     {
       goal: 'Close fff60000.crypto',

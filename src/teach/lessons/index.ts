@@ -12,8 +12,9 @@ import { noResetLesson } from './no-reset.js';
 import { groupsLesson } from './groups.js';
 import { terminationLesson } from './termination.js';
 import { genericResetLesson } from './generic-reset.js';
+import { coherencyLesson } from './coherency.js';
 
-export const SCENARIOS: readonly Scenario[] = [passthroughLesson, noResetLesson, groupsLesson, terminationLesson, genericResetLesson];
+export const SCENARIOS: readonly Scenario[] = [passthroughLesson, noResetLesson, groupsLesson, terminationLesson, genericResetLesson, coherencyLesson];
 
 export function findScenario(nameOrLetter: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === nameOrLetter || s.letter === nameOrLetter);

@@ -27,7 +27,7 @@ export const noResetLesson: Scenario = {
       done: (m, since) => logged(m, since, 'No reset function found for device fff52000.dma') || driverOf(m, 'fff52000.dma') === 'vfio-platform',
       refusal: (r, m) =>
         r.code === 'ENOENT' && vfioLoaded(m) && (r.path?.endsWith('/drivers/vfio-platform/bind') ?? false)
-          ? 'that is the refusal this step is about: bind returns the probe error, ENOENT ("No reset function found"). bind refuses, so nothing was saved; drivers_probe (vfioctl probe) reports success and leaves the same lines in the log: run it to complete the step'
+          ? 'that is the refusal this step is about: bind returns the probe error, ENOENT ("No reset function found"), and its lines stay in the kernel log (vfioctl dmesg); drivers_probe (vfioctl probe) leaves the same lines but reports success'
           : MISSING_MODULE(r, m),
     },
     {

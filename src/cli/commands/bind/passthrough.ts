@@ -13,7 +13,7 @@ import { findDriver } from '../../../base/machine.js';
 import { KernelError } from '../../../base/errors.js';
 import { isLoaded } from '../../../base/module.js';
 import { lastProbeError } from '../../../base/dd.js';
-import { probeHint } from '../../../sysfs/tree.js';
+import { probeHint } from '../../hints.js';
 import { Stopped, deviceState } from '../../stopped.js';
 import type { Session } from '../../session.js';
 import { targets, groupFlag, resolveTargets, targetWords, whatIfNotes, type Targets } from './shared.js';

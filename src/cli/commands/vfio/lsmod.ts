@@ -1,6 +1,7 @@
 /** `lsmod`: loaded modules, their users and parameters (/proc/modules, /sys/module/NAME/parameters). */
 import { defineCommand } from '../../command.js';
 import { table } from '../../output.js';
+import { moduleHolders, moduleRefcount } from '../../../base/module.js';
 
 export interface LsmodData {
   modules: { name: string; usedBy: string[]; refcount: number; params: Record<string, string> }[];
@@ -17,8 +18,7 @@ export default defineCommand({
     sys.record('lsmod', 'loaded modules and who uses them (/proc/modules)');
     for (const x of m.modules) if (Object.keys(x.params).length) sys.record(`grep -H . /sys/module/${x.name}/parameters/*`, `the parameters ${x.name} was loaded with`);
     const modules = [...m.modules].reverse().map((x) => {
-      const users = x.holders.filter((h) => !h.includes(':'));
-      return { name: x.name, usedBy: users, refcount: x.holders.length, params: x.params };
+      return { name: x.name, usedBy: moduleHolders(m, x.name), refcount: moduleRefcount(m, x.name), params: x.params };
     });
     return { modules };
   },

@@ -1,23 +1,20 @@
 /** `modprobe MODULE [param=value…]`: load a module and its dependencies (cf. kmod modprobe, kernel/module load_module). */
 import { defineCommand, word, words } from '../../command.js';
-import { modprobe, findModuleInfo, isLoaded, canonicalModuleName } from '../../../base/module.js';
+import { modprobe, findModuleInfo, isLoaded, canonicalModuleName, parseModuleArgs } from '../../../base/module.js';
 import { UsageError } from '../../../base/errors.js';
 
-export function parseParams(params: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+export function parseParams(params: readonly string[]): Record<string, string | null> {
   for (const p of params) {
-    const eq = p.indexOf('=');
-    if (eq <= 0) throw new UsageError(`bad module parameter "${p}"`, 'write parameters as name=value, e.g. reset_required=0');
-    out[p.slice(0, eq)] = p.slice(eq + 1);
+    if (p === '' || p.startsWith('=')) throw new UsageError(`bad module parameter "${p}"`, 'write parameters as name=value or a bare name (a boolean set to true), e.g. reset_required=0');
   }
-  return out;
+  return parseModuleArgs(params);
 }
 
 export interface ModprobeOptions {
   module: string;
   /** as typed, for the shell line */
   words: string[];
-  params: Record<string, string>;
+  params: Record<string, string | null>;
 }
 
 export interface ModprobeData {
