@@ -11,7 +11,7 @@ import path from 'node:path';
 import { run, tempState, stateBytes, REPO, ok, testContext, tempDir } from './helpers.js';
 import { expectRefused } from './refuse.js';
 import { programForCompletion } from '../src/cli/main.js';
-import { completionSpec } from '../src/cli/commands/completion.js';
+import { completionSpec } from '../src/cli/commands/completion-spec.js';
 
 const ETH = 'fff51000.ethernet';
 

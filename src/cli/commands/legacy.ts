@@ -88,7 +88,7 @@ export function registerCommands(program: Command, action: Action): void {
   // for the completion scripts: names from the machine, read-only (never boots a state file)
   program.command('__complete', { hidden: true }).argument('<kind>').argument('[prefix]', 'what the word starts with (sysfs)', '').action(
     action(async (o, kind: string, prefix: string) => {
-      const { completeCmd } = await import('./completion.js');
+      const { completeCmd } = await import('./complete.js');
       await completeCmd(o, kind, prefix);
     }),
   );
