@@ -91,6 +91,14 @@ try {
     rows.push({ name: `load (${n.toLocaleString('en-US')} devices)`, ...ms, ...(n === 10000 ? { target: 'ms', limit: 2000 } : {}) });
   }
 
+  // ---- FUSE (vfioctl run / mount): ratios against a tmpfs copy, not against node ----
+  {
+    const { fuseBenchSkip, fuseRows } = await import('./bench-fuse.mjs');
+    const why = fuseBenchSkip();
+    if (why) console.log(`FUSE cases skipped: ${why}`);
+    else rows.push(...fuseRows({ BIN, env, RUNS, time, median }));
+  }
+
   rows.unshift({ name: 'node -e 0 (bare, all runs)', ms: median(baseline), node: median(baseline) });
   const out = [['case', 'median ms', 'vs node', 'target', 'result']];
   let failed = 0;
@@ -98,14 +106,14 @@ try {
     const ratio = r.ms / r.node;
     let target = '', result = '';
     if (r.target === 'ratio') {
-      target = `≤ ${r.limit}× node`;
+      target = `≤ ${r.limit}× ${r.vs ?? 'node'}`;
       result = ratio <= r.limit ? 'PASS' : `FAIL (${(ratio / r.limit).toFixed(2)}× over)`;
     } else if (r.target === 'ms') {
       target = `≤ ${r.limit} ms`;
       result = r.ms <= r.limit ? 'PASS' : `FAIL (${(r.ms / r.limit).toFixed(2)}× over)`;
     }
     if (result.startsWith('FAIL')) failed++;
-    out.push([r.name, r.ms.toFixed(1), `${ratio.toFixed(2)}×`, target, result]);
+    out.push([r.name, r.ms.toFixed(1), r.node === null ? '' : `${ratio.toFixed(2)}×${r.vs ? ' ' + r.vs : ''}`, target, result]);
   }
   const w = out[0].map((_, c) => Math.max(...out.map((row) => row[c].length)));
   console.log(`vfioctl bench: ${process.version}, median of ${RUNS} runs after one warm-up; "vs node" divides by the median of the bare-node runs interleaved with that case\n`);

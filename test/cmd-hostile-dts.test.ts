@@ -69,3 +69,24 @@ test('.dts includes that are not regular files are refused where they are named'
   writeFileSync(board, '/dts-v1/;\n#include "soc.dtsi"\n' + body);
   await refusedAt(state, board, /#include "pipe\.dtsi": .* is a FIFO/, { file: path.join(dir, 'soc.dtsi'), line: 4, column: 1 });
 });
+
+test('a tree file that is a FIFO or a device is refused at once (exit 3), never read or waited on', async (t) => {
+  if (!HAVE_MKFIFO) return t.skip('mkfifo is not on PATH');
+  const dir = mkdtempSync(path.join(tmpdir(), 'vfioctl-dtsinc-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const state = path.join(dir, 'state.json');
+  await okRun(state, '-q', 'load', 'default');
+  const fifo = path.join(dir, 'board.yaml');
+  execFileSync('mkfifo', [fifo]);
+  for (const [file, kind] of [[fifo, 'a FIFO \\(named pipe\\)'], ['/dev/zero', 'a character device'], ['/dev/null', 'a character device']] as const) {
+    const before = stateBytes(state);
+    const t0 = Date.now();
+    const r = await run(state, '--json', 'load', file);
+    assert.ok(Date.now() - t0 < 5000, 'refused at once');
+    assert.equal(r.code, 3, r.stderr);
+    const e = (JSON.parse(r.stderr) as { error: TreeErr }).error;
+    assert.equal(e.file, file);
+    assert.match(e.message, new RegExp(`^is ${kind}, not a regular file`));
+    assert.deepEqual(stateBytes(state), before);
+  }
+});

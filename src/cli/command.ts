@@ -102,6 +102,8 @@ export interface CommandDef<O = unknown, D extends object = object, M extends Ma
   readonly args?: readonly ArgSpec[];
   readonly flags?: readonly FlagSpec[];
   readonly hidden?: boolean;
+  /** the words after the last argument's start go to it as they are, options included (`run -- CMD -x`): unknown options are kept */
+  readonly passThroughOptions?: boolean;
   /** none: run() manages its own files; read: the machine, no lock, nothing saved; write: under the lock, saved */
   readonly machine: M;
   /**

@@ -86,6 +86,17 @@ export function kernelLines(dmesg: readonly string[]): string {
 /** Exit statuses (documented in --help and README). */
 export const EXIT = { OK: 0, REFUSED: 1, USAGE: 2, TREE: 3, STATE: 4, INTERNAL: 70, OUTPUT: 74 } as const;
 
+/**
+ * A command that ends with a status of its own: `run` passes on its command's status (no
+ * message), `run`/`mount` say what the machine lacks (exit 1).
+ */
+export class CommandFailed extends Error {
+  constructor(message: string, readonly status: number, readonly hint?: string) {
+    super(message);
+    this.name = 'CommandFailed';
+  }
+}
+
 export interface ErrorReport {
   exit: number;
   json: Record<string, unknown>;
@@ -130,6 +141,12 @@ export function describeError(e: unknown): ErrorReport {
     const json: Record<string, unknown> = { code: 'STATE', message: e.message, path: e.path };
     if (e.hint) json['hint'] = e.hint;
     return { exit: EXIT.STATE, json, lines };
+  }
+  if (e instanceof CommandFailed) {
+    const lines = e.message ? [e.message, ...(e.hint ? [`hint: ${e.hint}`] : [])] : [];
+    const json: Record<string, unknown> = { code: 'FAILED', status: e.status, message: e.message };
+    if (e.hint) json['hint'] = e.hint;
+    return { exit: e.status, json, lines };
   }
   const msg = e instanceof Error ? e.message : String(e);
   return { exit: EXIT.INTERNAL, json: { code: 'INTERNAL', message: msg }, lines: [`internal error: ${msg}`, 'hint: this is a bug in vfioctl; rerun with VFIOCTL_DEBUG=1 for a stack trace and report it'] };

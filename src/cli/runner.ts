@@ -105,6 +105,7 @@ export function register(program: Command, def: AnyCommand, inv: Invocation): Co
   if (parent === program) c.helpGroup(HELP_GROUPS[def.group]);
   for (const a of def.args ?? []) c.addArgument(argument(a));
   for (const f of def.flags ?? []) c.addOption(option(f));
+  if (def.passThroughOptions) c.allowUnknownOption();
   c.addHelpText('after', example(def.example) + (def.help ? `\n${def.help}\n` : ''));
   c.action(async (...xs: unknown[]) => {
     const cmd = xs[xs.length - 1] as Command;
@@ -212,6 +213,8 @@ export async function reportError(e: unknown, inv: Invocation): Promise<number> 
   const ctx = inv.raw;
   const rep = describeError(e);
   if (ctx.env['VFIOCTL_DEBUG'] && e instanceof Error) ctx.stderr.write((e.stack ?? '') + '\n');
+  // a status passed on (vfioctl run -- CMD): CMD said what it had to say
+  if (rep.lines.length === 0) return rep.exit;
   const steps = g.explain ? inv.failedSteps : [];
   if (g.json) {
     const err: Record<string, unknown> = { ...rep.json };

@@ -37,6 +37,7 @@ export const ARG_KINDS: Record<string, Kind | 'commands'> = {
   'policy name': '=generic-reset',
   'policy on|off': '=on,off',
   command: 'commands',
+  'run cmd': 'files',
   'lesson name': `=${[...SCENARIOS.map((x) => x.name), 'hint', 'stop'].join(',')}`,
   'demo name': `=${SCENARIOS.map((x) => x.name).join(',')}`,
 };
@@ -49,6 +50,7 @@ export const OPT_KINDS: Record<string, Kind> = {
   '--include': 'dirs',
   '--level': '=0,1,2,3,4,5,6,7',
   '--pace': 'none',
+  '--trace': 'files',
   '--only': '=vfio,groups,group',
 };
 

@@ -36,4 +36,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'stop', load: () => import('./owner/stop.js') },
   { name: 'unmask', load: () => import('./owner/unmask.js') },
   { name: 'policy', load: () => import('./vfio/policy.js') },
+  { name: 'run', load: () => import('./fuse/run.js') },
+  { name: 'mount', load: () => import('./fuse/mount.js') },
+  { name: 'umount', load: () => import('./fuse/umount.js') },
+  { name: '__kmod', load: () => import('./fuse/kmod.js') },
 ];

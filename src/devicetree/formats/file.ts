@@ -4,6 +4,7 @@
  * errors become TreeErrors that say what is wrong with the file.
  */
 import { isUtf8 } from 'node:buffer';
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { TreeError } from '../tree.js';
 
@@ -49,17 +50,32 @@ function tooBig(file: string, size: number): TreeError {
   );
 }
 
-/** Read at most MAX_TREE_FILE bytes; works for sysfs files (size may be reported as 4096 or 0) and pipes. */
+/** What a file that is neither a regular file nor a directory is, for the refusal. */
+function special(st: import('node:fs').Stats): string | null {
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return null;
+}
+
+/**
+ * Read at most MAX_TREE_FILE bytes of a regular file; works for sysfs files (size may be
+ * reported as 4096 or 0). Opened with O_NONBLOCK, so a FIFO with no writer cannot block the
+ * open, then refused by its type (fstat) like any other file that is not a regular file.
+ */
 export async function readBoundedFile(file: string, cwd?: string): Promise<Uint8Array> {
   let fh;
   try {
-    fh = await open(file, 'r');
+    fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     throw fileReadError(e, file, cwd);
   }
   try {
     const st = await fh.stat();
     if (st.isDirectory()) throw fileReadError(Object.assign(new Error('EISDIR'), { code: 'EISDIR' }), file);
+    const kind = special(st);
+    if (kind) throw new TreeError(`is ${kind}, not a regular file; give the device-tree file itself (a stream: save it to a file first)`, { file });
     if (st.size > MAX_TREE_FILE) throw tooBig(file, st.size);
     const chunks: Uint8Array[] = [];
     let total = 0;
