@@ -10,6 +10,37 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Built-in modules that cost start-up time when required (node:child_process alone loads
+ * net, dgram and more: ~20 ms) but that most commands never call: commander requires
+ * child_process at load for subcommand executables vfioctl does not have. In the bundle
+ * they become a stand-in that requires the real module on first use.
+ */
+const LAZY_BUILTINS = ['node:child_process', 'child_process', 'node:crypto', 'crypto'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^(${LAZY_BUILTINS.join('|')})$`) }, (a) => (a.namespace === 'lazy-builtin' ? { path: a.path, external: true } : { path: a.path, namespace: 'lazy-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (a) => {
+      const id = a.path.startsWith('node:') ? a.path : 'node:' + a.path;
+      // the names are known now, so listing them (esbuild's ESM interop does) loads nothing
+      const names = Object.keys(await import(id));
+      return {
+        loader: 'js',
+        contents: `let real; const get = () => (real ??= require(${JSON.stringify(id)}));
+const names = ${JSON.stringify(names)};
+module.exports = new Proxy({}, {
+  get: (_, k) => get()[k],
+  has: (_, k) => names.includes(k),
+  ownKeys: () => names,
+  getOwnPropertyDescriptor: (_, k) => (names.includes(k) ? { value: undefined, writable: true, enumerable: true, configurable: true } : undefined),
+});`,
+      };
+    });
+  },
+};
+
 await build({
   entryPoints: [path.join(root, 'src/cli/main.ts')],
   outfile: path.join(root, 'dist/src/cli/vfioctl.cjs'), // beside main.js: context.ts finds the repository from its own location
@@ -18,7 +49,32 @@ await build({
   format: 'cjs',
   target: 'node20',
   external: ['chalk', 'ora', 'yaml'],
+  plugins: [lazyBuiltins],
   define: { 'import.meta.url': '__vfioctl_url' },
   banner: { js: "const __vfioctl_url = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });
+
+// The V8 code cache for the bundle (see bin/vfioctl): compile it, run the commands whose
+// start-up matters (status --json, override, dmesg, a refusal) on a scratch machine in this
+// process so their functions are compiled too, and keep what V8 compiled.
+{
+  const { createRequire } = await import('node:module');
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const require = createRequire(import.meta.url);
+  const { loadBundle, BUNDLE } = require(path.join(root, 'bin', 'vfioctl'));
+  const { exports: cli, script } = loadBundle();
+  const dir = mkdtempSync(path.join(tmpdir(), 'vfioctl-build-'));
+  try {
+    const state = path.join(dir, 'state.json');
+    const quiet = { write() {} };
+    const ctx = { ...cli.processContext(), stdout: quiet, stderr: quiet, stdoutIsTTY: false, stderrIsTTY: false, env: { HOME: dir } };
+    for (const argv of [['load', 'default'], ['status', '--json'], ['status'], ['override', 'fff52000.dma', 'vfio-platform'], ['override', 'fff52000.dma', '--clear'], ['bind', 'fff52000.dma'], ['dmesg'], ['--json', 'groups']]) {
+      await cli.main(['--state', state, ...argv], ctx);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  writeFileSync(BUNDLE + '.cache', script.createCachedData());
+}

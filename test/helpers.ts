@@ -1,5 +1,5 @@
 /** Shared test helpers: repo paths, booting bundled trees in memory, in-process CLI runs. */
-import { mkdtempSync, readFileSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,9 +35,21 @@ export function nodeAt(tree: DeviceTree, p: string): DtNode {
   return n;
 }
 
+/** the temporary directories this test process made; removed when it exits */
+const made: string[] = [];
+process.on('exit', () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A temporary directory that is removed when the test process exits. */
+export function tempDir(prefix = 'vfioctl-test-'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
 export function tempState(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'vfioctl-test-'));
-  return path.join(dir, 'state.json');
+  return path.join(tempDir(), 'state.json');
 }
 
 export interface RunResult {

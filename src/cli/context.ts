@@ -27,19 +27,26 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
  * A writer that goes quiet once the reader has gone (EPIPE, e.g. `vfioctl dmesg | head`):
  * the command still finishes, saves and releases its lock; nothing is printed about it.
  */
-function pipeWriter(stream: NodeJS.WriteStream): Writer {
+function pipeWriter(stream: NodeJS.WriteStream, failed: (e: NodeJS.ErrnoException) => void): Writer {
   let closed = false;
   stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
     closed = true;
+    if (e.code !== 'EPIPE') failed(e);
   });
   return { write: (s) => void (closed || stream.write(s)) };
 }
 
+/**
+ * Why writing to stdout failed (ENOSPC on a full device, EIO…), if it did: the command
+ * still finished (and saved); run() reports it in one line with exit status 74.
+ */
+export const outputFailure: { stdout: NodeJS.ErrnoException | null } = { stdout: null };
+
 export function processContext(): Context {
   return {
-    stdout: pipeWriter(process.stdout),
-    stderr: pipeWriter(process.stderr),
+    stdout: pipeWriter(process.stdout, (e) => void (outputFailure.stdout ??= e)),
+    // nowhere left to say it: stderr failing only goes quiet
+    stderr: pipeWriter(process.stderr, () => {}),
     stdoutIsTTY: process.stdout.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
     env: process.env,

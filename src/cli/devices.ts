@@ -5,6 +5,7 @@ import { KernelError } from '../base/errors.js';
 import { triggerName } from '../base/machine.js';
 import { genericResetCandidate } from '../vfio/reset.js';
 import { ofModalias } from '../base/platform.js';
+import { driverMatchDevice } from '../base/dd.js';
 
 /** Find a device by name, `bus/name`, or device-tree path. Unknown → the ENOENT the sysfs path would give. */
 export function lookupDevice(m: Machine, arg: string): Device {
@@ -112,6 +113,8 @@ export interface DeviceJson {
   group: { id: number; owner: string | null } | null;
   /** bound to a VFIO driver, a host driver, or none */
   driverKind: 'vfio' | 'host' | 'none';
+  /** for an unbound device: the drivers that could bind it (empty while bound) */
+  couldBind: string[];
 }
 
 export function deviceJson(m: Machine, dev: Device): DeviceJson {
@@ -140,5 +143,25 @@ export function deviceJson(m: Machine, dev: Device): DeviceJson {
     },
     group: dev.iommuGroup === null ? null : { id: dev.iommuGroup, owner: findGroup(m, dev.iommuGroup)?.owner ?? null },
     driverKind: driverKind(m, dev),
+    couldBind: dev.driver ? [] : candidateDrivers(m, dev),
   };
+}
+
+/** The registered host drivers whose match table (or name) fits the device, driver_override aside (platform_match without the override). */
+export function hostDriversFor(m: Machine, dev: Device): string[] {
+  const plain = { ...dev, driverOverride: null };
+  return m.drivers.filter((drv) => drv.kind === 'host' && driverMatchDevice(drv, plain)).map((drv) => drv.name);
+}
+
+/**
+ * Drivers that could bind an unbound device: the one its driver_override names, else the
+ * matching host drivers and the VFIO driver of its bus through driver_override when the
+ * device is in an IOMMU group.
+ */
+export function candidateDrivers(m: Machine, dev: Device): string[] {
+  // driver_override is exclusive: only the driver it names can match (platform_match)
+  if (dev.driverOverride !== null) return [`${dev.driverOverride} (driver_override)`];
+  const out = hostDriversFor(m, dev);
+  if (dev.iommuGroup !== null) out.push(`${dev.bus === 'amba' ? 'vfio-amba' : 'vfio-platform'} (with driver_override)`);
+  return out;
 }

@@ -31,6 +31,8 @@ Exit status:
   3   bad device-tree file (file:line:column)
   4   state file unreadable, corrupt, locked too long or from a newer vfioctl
   70  internal error (a bug in vfioctl)
+  74  the output could not be written (standard output on a full device, EIO…);
+      the command itself ran and what it changed was saved
 
 State file: --state FILE, else $VFIOCTL_STATE, else $XDG_STATE_HOME/vfioctl/state.json,
 else ~/.local/state/vfioctl/state.json. With none yet, the bundled default machine boots.`;
@@ -175,6 +177,8 @@ export interface Captured {
 }
 
 /** One vfioctl command run in this process with its output captured (demos, lesson hints). */
+export { processContext } from './context.js';
+
 export async function runCaptured(argv: string[], base: Context, env: Context['env'] = base.env): Promise<Captured> {
   const r: Captured = { exit: 0, stdout: '', stderr: '' };
   const ctx: Context = { ...base, env, stdout: { write: (t) => void (r.stdout += t) }, stderr: { write: (t) => void (r.stderr += t) } };
@@ -189,5 +193,13 @@ export async function run(): Promise<void> {
   } catch (e) {
     process.stderr.write(`vfioctl: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = EXIT.INTERNAL;
+  }
+  // a write to a pipe or file reports its error after the last write returned
+  await new Promise<void>((r) => (process.stdout.writableFinished || process.stdout.destroyed ? r() : process.stdout.write('', () => r())));
+  const { outputFailure } = await import('./context.js');
+  const e = outputFailure.stdout;
+  if (e) {
+    process.stderr.write(`vfioctl: cannot write to standard output: ${e.code ?? 'error'}${e.syscall ? ` (${e.syscall})` : ''}: ${e.message.replace(/^[A-Z]+: /, '').replace(/, write$/, '')}; the command itself ran, and what it changed was saved\n`);
+    if (!process.exitCode) process.exitCode = EXIT.OUTPUT;
   }
 }

@@ -4,6 +4,7 @@ import { KernelError, UsageError, StateError } from '../base/errors.js';
 import { TreeError } from '../devicetree/tree.js';
 import type { Step } from './sys.js';
 import { hintFor } from './hints.js';
+import { Stopped } from './stopped.js';
 
 export interface Style {
   bold(s: string): string;
@@ -83,7 +84,7 @@ export function kernelLines(dmesg: readonly string[]): string {
 }
 
 /** Exit statuses (documented in --help and README). */
-export const EXIT = { OK: 0, REFUSED: 1, USAGE: 2, TREE: 3, STATE: 4, INTERNAL: 70 } as const;
+export const EXIT = { OK: 0, REFUSED: 1, USAGE: 2, TREE: 3, STATE: 4, INTERNAL: 70, OUTPUT: 74 } as const;
 
 /**
  * A command that ends with a status of its own: `run` passes on its command's status (no
@@ -114,6 +115,10 @@ export function describeError(e: unknown): ErrorReport {
     if (e.path !== undefined) json['path'] = e.path;
     if (hint !== undefined) json['hint'] = hint;
     if (extra.dmesg?.length) json['dmesg'] = extra.dmesg;
+    if (e instanceof Stopped) {
+      lines.push(...e.lines());
+      json['stopped'] = e.json();
+    }
     return { exit: EXIT.REFUSED, json, lines };
   }
   if (e instanceof UsageError) {

@@ -89,10 +89,18 @@ function parentOf(program: Command, name: string): Command {
   return parent;
 }
 
+/** The definition behind each registered commander command (completion reads the kinds from it). */
+const definitions = new WeakMap<Command, AnyCommand>();
+
+export function definitionOf(c: Command): AnyCommand | undefined {
+  return definitions.get(c);
+}
+
 /** Add one definition to the commander program; its action runs it through `execute`. */
 export function register(program: Command, def: AnyCommand, inv: Invocation): Command {
   const parent = parentOf(program, def.name);
   const c = parent.command(def.name.split(' ').at(-1)!, def.hidden ? { hidden: true } : {});
+  definitions.set(c, def);
   c.description(def.summary);
   if (parent === program) c.helpGroup(HELP_GROUPS[def.group]);
   for (const a of def.args ?? []) c.addArgument(argument(a));

@@ -63,7 +63,10 @@ export type TreeFormat = 'vfioctl-yaml' | 'dtc-yaml' | 'dtb' | 'dts';
  */
 export const MAX_TREE_NODES = 50_000;
 /** the message every reader gives past MAX_TREE_NODES */
-export const TOO_MANY_NODES = `more than ${MAX_TREE_NODES.toLocaleString('en-US')} nodes; vfioctl reads trees up to that size`;
+/** 50000 → "50,000" without Intl: toLocaleString at module load would cost every command ICU's start-up (~30 ms) */
+const thousands = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+
+export const TOO_MANY_NODES = `more than ${thousands(MAX_TREE_NODES)} nodes; vfioctl reads trees up to that size`;
 
 export interface DeviceTree {
   root: DtNode;

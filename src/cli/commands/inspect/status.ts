@@ -43,6 +43,7 @@ export function renderStatus(data: StatusData, st: Style): string {
         `reset=${d.reset?.label ?? 'none'}`,
         d.owner ? `owner=${d.owner}` : act === 'running' ? 'owner=(dead)' : '',
         act === 'running' ? 'RUNNING' : '',
+        d.couldBind.length ? `could bind: ${d.couldBind.join(', ')}` : '',
       ];
     });
     out += table(rows, (i, cell) => (i === 2 && kind === 'vfio' ? st.green(cell) : i === 7 && cell.trim() ? st.yellow(cell) : i === 0 ? st.bold(cell) : cell));

@@ -11,8 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseOwnYaml, MAX_DEPTH, MAX_LIST_ENTRIES } from '../src/devicetree/formats/own-yaml.js';
 import { parseDtcYaml, MAX_YAML_DEPTH } from '../src/devicetree/formats/dtc-yaml.js';
@@ -23,7 +22,7 @@ import { MAX_TREE_NODES, TreeError } from '../src/devicetree/tree.js';
 import type { DeviceTree } from '../src/devicetree/tree.js';
 import { boot } from '../src/base/boot.js';
 import { roundTrip } from './roundtrip.js';
-import { REPO, TREES, run, stateBytes, booted } from './helpers.js';
+import { REPO, TREES, run, stateBytes, booted, tempDir } from './helpers.js';
 import { StructWriter, blob } from './fdt-writer.js';
 
 const FIX = path.join(REPO, 'test/fixtures/hostile');
@@ -31,7 +30,7 @@ const HAVE_DTC = spawnSync('dtc', ['--version']).status === 0;
 const PROTO_KEYS_BEFORE = Object.getOwnPropertyNames(Object.prototype).sort();
 
 function scratch(): string {
-  return mkdtempSync(path.join(tmpdir(), 'vfioctl-hostile-'));
+  return tempDir('vfioctl-hostile-');
 }
 
 interface TreeErrJson {

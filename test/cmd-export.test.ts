@@ -6,10 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, lstatSync, readlinkSync, existsSync, symlinkSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync, readFileSync, readdirSync, lstatSync, readlinkSync, existsSync, symlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { run, tempState, stateBytes, ok } from './helpers.js';
+import { run, tempState, stateBytes, ok, tempDir } from './helpers.js';
 import { expectRefused } from './refuse.js';
 import { readState } from '../src/state/store.js';
 import { sysRoot } from '../src/sysfs/tree.js';
@@ -20,7 +19,7 @@ import { MARKER } from '../src/cli/commands/export.js';
 const ETH = 'fff51000.ethernet';
 
 function tmp(): string {
-  return mkdtempSync(path.join(tmpdir(), 'vfioctl-export-'));
+  return tempDir('vfioctl-export-');
 }
 
 /** a booted machine on disk, optionally with fff51000.ethernet passed through */

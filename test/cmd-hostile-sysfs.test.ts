@@ -10,10 +10,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { run, stateBytes, tempState, ok, booted } from './helpers.js';
+import { run, stateBytes, tempState, ok, booted, tempDir } from './helpers.js';
 import { assertRefusedState } from './refuse.js';
 import { StructWriter, blob } from './fdt-writer.js';
 
@@ -49,7 +48,7 @@ async function lsNames(s: string, p: string): Promise<string[]> {
  * swapped for a temp file: the shell must write exactly what vfioctl wrote.
  */
 function shellWrites(explain: { command: string }[]): string[] {
-  const dir = mkdtempSync(path.join(tmpdir(), 'vfioctl-sh-'));
+  const dir = tempDir('vfioctl-sh-');
   const out: string[] = [];
   for (const step of explain) {
     const gt = step.command.lastIndexOf(' > ');
@@ -204,7 +203,7 @@ test('device names with quotes, $, ;, backslashes and a leading dash (from a DTB
   const names = [`q'"c;$(id)|&<>`, '-n', 'back\\slash'];
   const w = new StructWriter().begin('');
   for (const n of names) w.begin(n).prop(0, [...Buffer.from('calxeda,hb-xgmac\0')]).end();
-  const dir = mkdtempSync(path.join(tmpdir(), 'vfioctl-names-'));
+  const dir = tempDir('vfioctl-names-');
   const dtb = path.join(dir, 'names.dtb');
   writeFileSync(dtb, blob({ struct: w.end().finish().bytes }));
   await ok(s, '-q', 'load', dtb);

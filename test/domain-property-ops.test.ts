@@ -28,7 +28,18 @@ import { isViable } from '../src/iommu/group.js';
 import { sysRoot } from '../src/sysfs/tree.js';
 import { resolve, vlist } from '../src/sysfs/vfs.js';
 import { Sys } from '../src/cli/sys.js';
-import * as binding from '../src/cli/commands/binding.js';
+import { writeOverride } from '../src/cli/commands/bind/override.js';
+import { writeUnbind } from '../src/cli/commands/bind/unbind.js';
+import { writeProbe } from '../src/cli/commands/bind/probe.js';
+import { writeBind } from '../src/cli/commands/bind/bind.js';
+
+/** the binding writes of the commands, on an in-memory machine */
+const binding = {
+  override: (m: Machine, sys: Sys, dev: string, driver: string | null) => writeOverride({ m, sys, path: '' }, dev, driver),
+  unbind: (m: Machine, sys: Sys, dev: string) => writeUnbind({ m, sys, path: '' }, dev),
+  probe: (m: Machine, sys: Sys, dev: string) => writeProbe({ m, sys, path: '' }, dev),
+  bind: (m: Machine, sys: Sys, dev: string, driver: string) => writeBind({ m, sys, path: '' }, dev, driver),
+};
 import { lookupDevice } from '../src/cli/devices.js';
 import { vfioOpen, vfioClose, killOwner, startDevice, stopDevice, resetIoctl, advance } from '../src/userspace/owner.js';
 import { tick } from '../src/klog/klog.js';

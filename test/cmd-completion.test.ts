@@ -6,13 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, symlinkSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, symlinkSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { run, tempState, stateBytes, REPO, ok, testContext } from './helpers.js';
+import { run, tempState, stateBytes, REPO, ok, testContext, tempDir } from './helpers.js';
 import { expectRefused } from './refuse.js';
 import { programForCompletion } from '../src/cli/main.js';
-import { completionSpec } from '../src/cli/commands/completion.js';
+import { completionSpec } from '../src/cli/commands/completion-spec.js';
 
 const ETH = 'fff51000.ethernet';
 
@@ -35,8 +34,8 @@ test('completion bash, run by bash: commands, options, option values, device nam
   const s = await busyMachine();
   const other = tempState();
   await ok(other, '-q', 'load', 'p4080');
-  const missing = path.join(mkdtempSync(path.join(tmpdir(), 'vfioctl-nostate-')), 'state.json');
-  const dir = mkdtempSync(path.join(tmpdir(), 'vfioctl-compl-'));
+  const missing = path.join(tempDir('vfioctl-nostate-'), 'state.json');
+  const dir = tempDir('vfioctl-compl-');
   const script = path.join(dir, 'vfioctl.bash');
   writeFileSync(script, await ok(s, 'completion', 'bash'));
   symlinkSync(path.join(REPO, 'bin', 'vfioctl'), path.join(dir, 'vfioctl'));
@@ -163,7 +162,7 @@ test('the scripts are generated from the commander program: every command, optio
 
 for (const [shell, args] of [['zsh', ['-n']], ['fish', ['--no-execute']]] as const) {
   test(`completion ${shell}: the shell parses it`, { skip: has(shell) ? false : `${shell} is not installed (syntax check skipped)` }, async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'vfioctl-compl-'));
+    const dir = tempDir('vfioctl-compl-');
     const file = path.join(dir, `vfioctl.${shell}`);
     writeFileSync(file, await ok(tempState(), 'completion', shell));
     const r = spawnSync(shell, [...args, file], { encoding: 'utf8' });
@@ -173,7 +172,7 @@ for (const [shell, args] of [['zsh', ['-n']], ['fish', ['--no-execute']]] as con
 
 test('completion fish, run by fish: commands, device names from the state file, lesson names', { skip: has('fish') ? false : 'fish is not installed' }, async () => {
   const s = await busyMachine();
-  const dir = mkdtempSync(path.join(tmpdir(), 'vfioctl-fish-'));
+  const dir = tempDir('vfioctl-fish-');
   const file = path.join(dir, 'vfioctl.fish');
   writeFileSync(file, await ok(s, 'completion', 'fish'));
   const before = stateBytes(s);
