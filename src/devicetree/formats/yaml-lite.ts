@@ -19,7 +19,7 @@
  * 10,000-level document cannot overflow the stack.
  */
 import { MAX_TREE_NODES, TreeError } from '../tree.js';
-import { lineCol, type YScalarValue, type YScalar, type YMap, type YPair, type YSeq, type YNode } from './yaml-model.js';
+import { lineCol, type YScalarValue, type YScalar, type YMap, type YPair, type YSeq, type YNode, SP, CR, HASH, DQUOTE, SQUOTE, COLON, COMMA, DASH, LBRACKET, RBRACKET, LBRACE, RBRACE } from './yaml-model.js';
 
 /** Any character outside printable ASCII and line ends (tab, lone CR, BOM, non-ASCII, controls): not for the fast path. */
 const NOT_SIMPLE = /[^\n\r\x20-\x7e]|\r(?!\n)/;
@@ -41,18 +41,6 @@ const MAX_KEY = 1000;
  */
 export const MAX_FAST_YAML_VALUES = 1_500_000;
 
-const SP = 0x20;
-const CR = 0x0d;
-const HASH = 0x23;
-const DQUOTE = 0x22;
-const SQUOTE = 0x27;
-const COLON = 0x3a;
-const COMMA = 0x2c;
-const DASH = 0x2d;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
 
 /** Thrown inside the parser when the text leaves the subset. */
 class NotSimple {

@@ -66,3 +66,17 @@ export class LineIndex {
 export function lineCol(text: string, offset: number): { line: number; col: number } {
   return new LineIndex(text).pos(offset);
 }
+
+/** Character codes the YAML readers scan for. */
+export const SP = 0x20;
+export const CR = 0x0d;
+export const HASH = 0x23;
+export const DQUOTE = 0x22;
+export const SQUOTE = 0x27;
+export const COLON = 0x3a;
+export const COMMA = 0x2c;
+export const DASH = 0x2d;
+export const LBRACKET = 0x5b;
+export const RBRACKET = 0x5d;
+export const LBRACE = 0x7b;
+export const RBRACE = 0x7d;

@@ -3,22 +3,13 @@
  * sniff for dtc's YAML, and bounds on what the package is given (README "Limits on input").
  */
 import { TreeError } from '../tree.js';
-import { lineCol } from './yaml-model.js';
+import { lineCol, SP, HASH, COLON, COMMA, DASH, LBRACKET, RBRACKET, LBRACE, RBRACE } from './yaml-model.js';
 
 /** Most values the full `yaml` package is given (it needs about 1 KB of memory per value). */
 export const MAX_FULL_YAML_VALUES = 250_000;
 /** Deepest YAML nesting the full parser is given (the package runs out of stack near 900 levels). */
 export const MAX_YAML_NESTING = 300;
 
-const SP = 0x20;
-const HASH = 0x23;
-const COLON = 0x3a;
-const COMMA = 0x2c;
-const DASH = 0x2d;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
 
 /** Cheap sniff: first non-comment content is `---`, then a line starting with `- ` (a one-item list). */
 export function looksLikeDtcYaml(text: string): boolean {
