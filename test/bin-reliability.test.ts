@@ -6,12 +6,12 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, readdirSync, copyFileSync } from 'node:fs';
+import { readFileSync, readdirSync, copyFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseState, readState } from '../src/state/store.js';
 import { findDevice, type Machine } from '../src/base/machine.js';
 import { run } from './helpers.js';
-import { STRESS, BIN, generatedTree, devName, rng, seedFromEnv, start, vfioctl, killChildren, tempDir, removeTempDirs, type Exit } from './proc-helpers.js';
+import { STRESS, BIN, devName, rng, seedFromEnv, start, vfioctl, killChildren, tempDir, removeTempDirs, type Exit, generatedMachine as machine } from './proc-helpers.js';
 
 after(() => {
   killChildren();
@@ -20,16 +20,6 @@ after(() => {
 
 const SEED = seedFromEnv();
 
-/** A state file holding a generated machine of n bench devices (all bound to bench-dev). */
-async function machine(n: number): Promise<string> {
-  const dir = tempDir();
-  const tree = path.join(dir, 'tree.yaml');
-  writeFileSync(tree, generatedTree(n));
-  const p = path.join(dir, 'state.json');
-  const r = await run(p, '-q', 'load', tree);
-  assert.equal(r.code, 0, r.stderr);
-  return p;
-}
 
 /** what vfioctl processes left next to the state: lock, temp and break files */
 function leftovers(p: string): string[] {

@@ -11,23 +11,14 @@ import path from 'node:path';
 import { readState } from '../src/state/state-file.js';
 import { serializeState } from '../src/state/codec.js';
 import { findDevice } from '../src/base/machine.js';
-import { run, bootTree } from './helpers.js';
-import { STRESS, BIN, generatedTree, devName, start, vfioctl, killChildren, tempDir, removeTempDirs, deadPid } from './proc-helpers.js';
+import { bootTree } from './helpers.js';
+import { STRESS, BIN, devName, start, vfioctl, killChildren, removeTempDirs, deadPid, generatedMachine as machine } from './proc-helpers.js';
 
 after(() => {
   killChildren();
   removeTempDirs();
 });
 
-async function machine(n: number): Promise<string> {
-  const dir = tempDir();
-  const tree = path.join(dir, 'tree.yaml');
-  writeFileSync(tree, generatedTree(n));
-  const p = path.join(dir, 'state.json');
-  const r = await run(p, '-q', 'load', tree);
-  assert.equal(r.code, 0, r.stderr);
-  return p;
-}
 
 const leftovers = (p: string): string[] => readdirSync(path.dirname(p)).filter((f) => f.startsWith(path.basename(p) + '.')).sort();
 const myNs = (): string => readlinkSync('/proc/self/ns/pid');

@@ -4,7 +4,9 @@
  * `after` hooks can kill what is left), temporary directories removed afterwards.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { run } from './helpers.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -90,4 +92,15 @@ export function removeTempDirs(): void {
 export async function deadPid(): Promise<number> {
   const r = await start(process.execPath, ['-e', '0']).done;
   return r.pid;
+}
+
+/** A state file holding a generated machine of n bench devices (all bound to bench-dev), in a temp dir of tempDir(). */
+export async function generatedMachine(n: number): Promise<string> {
+  const dir = tempDir();
+  const tree = path.join(dir, 'tree.yaml');
+  writeFileSync(tree, generatedTree(n));
+  const p = path.join(dir, 'state.json');
+  const r = await run(p, '-q', 'load', tree);
+  assert.equal(r.code, 0, r.stderr);
+  return p;
 }
