@@ -259,6 +259,18 @@ export function findGroup(m: Machine, id: number): IommuGroup | undefined {
   return m.groups.find((x) => x.id === id);
 }
 
+/**
+ * What a device read lazily from the state file (src/state/lazy-device.ts) answers under
+ * this key: false when it certainly does not run, so that walks over every device need
+ * not decode it; anything else (a plain device: undefined) means "look at activity".
+ */
+export const RUNNING_HINT: unique symbol = Symbol.for('vfioctl.running');
+
+/** Whether the device's engine runs (activity.running), without decoding a lazily read device that is idle. */
+export function isRunning(d: Device): boolean {
+  return (d as unknown as Record<symbol, unknown>)[RUNNING_HINT] === false ? false : d.activity.running;
+}
+
 export function newActivity(nirqs: number): Activity {
   return {
     running: false,

@@ -194,8 +194,7 @@ export async function run(): Promise<void> {
     process.stderr.write(`vfioctl: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = EXIT.INTERNAL;
   }
-  // a write to a pipe or file reports its error after the last write returned
-  await new Promise<void>((r) => (process.stdout.writableFinished || process.stdout.destroyed ? r() : process.stdout.write('', () => r())));
+  // stdout is written with write(2) (context.ts): an error has been seen by now
   const { outputFailure } = await import('./context.js');
   const e = outputFailure.stdout;
   if (e) {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import type { Context } from './context.js';
 import type { Machine } from '../base/machine.js';
+import { isRunning } from '../base/machine.js';
 import { statePath } from '../state/path.js';
 import { withState, type SessionOptions } from '../state/session.js';
 import { tick } from '../klog/klog.js';
@@ -112,7 +113,7 @@ export function sessionOptions(ctx: Context, g: GlobalOpts, p: string = activeSt
     beforeWrite: async (m) => {
       tick(m);
       // only mutating commands let time pass; the device model is loaded only when a device runs
-      if (m.devices.some((d) => d.activity.running)) {
+      if (m.devices.some(isRunning)) {
         const { advance } = await import('../userspace/engine.js');
         advance(m);
       }

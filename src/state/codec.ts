@@ -3,18 +3,23 @@
  * `{"format":"vfioctl-state","version":2,"irqController":…,"machine":…}`; version 2 is
  * compact (encode.ts says what it leaves out, decode.ts puts it back), version 1 stores
  * every field and is read by the same decoder with every field required. A decoded
- * machine is then checked whole (shape.ts): its full shape and its cross-references.
+ * machine is then checked whole (shape.ts): its full shape and its cross-references,
+ * unless the file carries an unbroken seal (digest.ts): then it is exactly what a vfioctl
+ * wrote, from a machine that had been checked.
  * Anything else is a StateError naming the JSON path of the first fault.
  */
 import { StateError } from '../base/errors.js';
-import type { Machine } from '../base/machine.js';
+import type { Machine, Device } from '../base/machine.js';
 import { ShapeError, kind, show } from './codec-util.js';
 import { decodeMachine } from './decode.js';
 import { checkMachine } from './shape.js';
+import { isSealed } from './digest.js';
+import { lazyDevices } from './lazy-device.js';
+import { FIRST_PARENT } from './codec-util.js';
 import { STATE_FORMAT, STATE_VERSION, STATE_OLDEST_VERSION } from './version.js';
 
 export { STATE_FORMAT, STATE_VERSION } from './version.js';
-export { serializeState } from './encode.js';
+export { serializeState, encodeState } from './encode.js';
 
 /** How to start over from a file that cannot be used (the same words for every fault). */
 export const RECOVER = (p: string): string =>
@@ -34,11 +39,16 @@ export function parseState(p: string, data: string | Uint8Array): Machine {
       throw new StateError(p, 'state file is not text: it contains bytes that are not valid UTF-8 (binary data, or a damaged file)', RECOVER(p));
     }
   }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new StateError(p, notJson(text, (e as Error).message), RECOVER(p));
+  const sealed = typeof data !== 'string' && isSealed(data);
+  // a sealed file: everything but the device lines at once, the devices when looked at
+  const lazy = sealed ? readSealed(text) : null;
+  let doc: unknown = lazy?.doc;
+  if (!lazy) {
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      throw new StateError(p, notJson(text, (e as Error).message), RECOVER(p));
+    }
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new StateError(p, `state file is not a vfioctl state (the JSON document is ${kind(doc)}, not an object)`, RECOVER(p));
   const o = doc as Record<string, unknown>;
@@ -58,13 +68,39 @@ export function parseState(p: string, data: string | Uint8Array): Machine {
   const irqController = o['irqController'];
   if (irqController !== undefined && (v === 1 || typeof irqController !== 'string')) throw new StateError(p, `state file has the wrong shape: irqController is ${kind(irqController)}${v === 1 ? ' in a version 1 file' : ', expected a string'}`, RECOVER(p));
   try {
-    return checkMachine(decodeMachine(o['machine'], v === 1, irqController ?? null), text);
+    const irq = irqController ?? null;
+    const m = decodeMachine(o['machine'], v === 1, irq, lazy?.lazy);
+    // a file as vfioctl wrote it was checked before it was written (digest.ts)
+    return sealed ? m : checkMachine(m, text);
   } catch (e) {
     if (e instanceof ShapeError) throw new StateError(p, `state file has the wrong shape: ${e.message}`, RECOVER(p));
     throw e;
   }
 }
 
+
+const SECTION = '"devices":[\n';
+
+/**
+ * A sealed document split as encode.ts writes it: the document with an empty device list
+ * (one JSON.parse of everything else), and the device lines. Null when it is not laid
+ * out that way (a seal on another layout): the caller reads it whole.
+ */
+function readSealed(text: string): { doc: unknown; lazy: { devices: Device[]; view: object[] } } | null {
+  const at = text.indexOf(SECTION);
+  if (at < 0) return null;
+  const from = at + SECTION.length;
+  // no line holds a newline (JSON escapes them): the section ends at the first "\n]"
+  const end = text.indexOf('\n]', from - 1);
+  if (end < 0) return null;
+  try {
+    const doc = JSON.parse(text.slice(0, at) + '"devices":[]' + text.slice(end + 2)) as Record<string, unknown>;
+    const irq = typeof doc['irqController'] === 'string' ? doc['irqController'] : null;
+    return { doc, lazy: lazyDevices(end <= from ? [] : text.slice(from, end).split(',\n'), irq, FIRST_PARENT) };
+  } catch {
+    return null;
+  }
+}
 
 /** What is wrong with text that JSON.parse refused. */
 function notJson(text: string, why: string): string {

@@ -9,15 +9,23 @@ import { isObj, fail, nodeBase, FIRST_PARENT } from './codec-util.js';
 
 const MACHINE_ARRAYS = ['devices', 'drivers', 'groups', 'log', 'modules', 'owners'] as const;
 
-export function decodeMachine(x: unknown, v1: boolean, irqController: string | null): Machine {
+/**
+ * `lazy`, when given, holds the machine's devices already (lazy-device.ts: a sealed file
+ * read line by line) and the plain objects behind them; the document's own `devices` is
+ * then an empty placeholder.
+ */
+export function decodeMachine(x: unknown, v1: boolean, irqController: string | null, lazy?: { devices: Device[]; view: object[] }): Machine {
   if (!isObj(x)) fail('machine', 'an object', x);
   for (const k of MACHINE_ARRAYS) if (!Array.isArray(x[k])) fail(`machine.${k}`, 'an array', x[k]);
   if (typeof x['clockUs'] !== 'number') fail('machine.clockUs', 'a number', x['clockUs']);
   if (!isObj(x['buses'])) fail('machine.buses', 'an object', x['buses']);
-  const devices = x['devices'] as unknown[];
-  const c: Carry = { parentDir: FIRST_PARENT, irqController, v1 };
-  for (let i = 0; i < devices.length; i++) decodeDevice(devices[i], i, c);
-  decodeGroups(x['groups'] as unknown[], devices as Device[], v1);
+  if (lazy) x['devices'] = lazy.devices;
+  else {
+    const c: Carry = { parentDir: FIRST_PARENT, irqController, v1 };
+    const all = x['devices'] as unknown[];
+    for (let i = 0; i < all.length; i++) decodeDevice(all[i], i, c);
+  }
+  decodeGroups(x['groups'] as unknown[], (lazy?.view ?? x['devices']) as Device[], v1);
   const log = x['log'] as unknown[];
   for (let i = 0; i < log.length; i++) {
     const l = log[i];
@@ -34,7 +42,7 @@ export function decodeMachine(x: unknown, v1: boolean, irqController: string | n
   return x as unknown as Machine;
 }
 
-interface Carry {
+export interface Carry {
   /** the previous device's */
   parentDir: unknown;
   /** the document's default IRQ controller */
@@ -72,7 +80,7 @@ function absent(v: unknown, ok: (v: unknown) => boolean, expected: string, v1: b
 }
 
 /** Fill in the fields of a device left out, checking the type of every field it has. */
-function decodeDevice(x: unknown, i: number, c: Carry): void {
+export function decodeDevice(x: unknown, i: number, c: Carry): void {
   const v1 = c.v1;
   if (!isObj(x)) fail(at('devices', i), 'an object', x);
   if (typeof x['name'] !== 'string') fail(at('devices', i, 'name'), 'a string', x['name']);

@@ -1,10 +1,12 @@
 /**
- * The v2 encoder: a Machine to the compact JSON of format version 2.
+ * The v2 encoder: a Machine to the compact JSON of format version 2, sealed (digest.ts).
  */
 import { newActivity } from '../base/machine.js';
 import type { Machine, Device, Activity, IommuGroup } from '../base/machine.js';
 import { isObj, countKeys, nodeBase, FIRST_PARENT, GROUP_KEYS, type Obj } from './codec-util.js';
-import { STATE_FORMAT, STATE_VERSION } from './version.js';
+import { STATE_VERSION } from './version.js';
+import { seal } from './digest.js';
+import { cellOf, cellIrqs, decodeCell } from './lazy-device.js';
 
 /*
  * Format version 2 is the Machine object with these fields left out (decodeMachine puts
@@ -23,10 +25,10 @@ import { STATE_FORMAT, STATE_VERSION } from './version.js';
  *    left out is written 0.
  * Every other field, including ones added to the Machine type later, is written as it is.
  *
- * Speed matters more than elegance here (a 10,000-device machine, once per command, in
- * mostly unoptimised code): the encoder does not copy devices but sets their default
- * fields to undefined while JSON.stringify runs (which leaves such fields out) and puts
- * every one back afterwards; the decoder fills fields into the objects JSON.parse made.
+ * The devices are written one per line, each with name, bus, parentDir, iommuGroup and
+ * driver first (lazy-device.ts reads those without decoding the line); every other part
+ * of the document is on the first line. A device read from a sealed file and not looked
+ * at since is written back as the line it was read from.
  */
 
 
@@ -47,121 +49,127 @@ function isIdle(a: Activity, nirqs: number): boolean {
 
 const isEmptyArray = (v: unknown): boolean => Array.isArray(v) && v.length === 0;
 
+/** The state document of a machine, as text (what encodeState writes). */
 export function serializeState(m: Machine): string {
-  const irqController = firstIrqController(m.devices);
-  const hidden = hideDefaults(m.devices, irqController);
-  try {
-    const out: Obj = {};
-    const x = m as unknown as Obj;
-    for (const k in x) out[k] = k === 'groups' ? encodeGroups(m.groups, m.devices) : x[k];
-    const doc: Obj = { format: STATE_FORMAT, version: STATE_VERSION };
-    if (irqController !== null) doc['irqController'] = irqController;
-    doc['machine'] = out;
-    return JSON.stringify(doc) + '\n';
-  } finally {
-    restoreDefaults(m.devices, hidden, irqController);
+  return encodeState(m).toString('utf8');
+}
+
+/** The state document of a machine, as the bytes of the file. */
+export function encodeState(m: Machine): Buffer {
+  const devices = m.devices;
+  const irqController = firstIrqController(devices);
+  const lines = new Array<string>(devices.length);
+  // the plain objects (behind a lazy device: its Cell's), read without the Proxy's traps
+  const view = new Array<Obj>(devices.length);
+  let prev: unknown = FIRST_PARENT;
+  for (let i = 0; i < devices.length; i++) {
+    const d = devices[i]!;
+    const c = cellOf(d);
+    if (c && !c.full && c.prevParent === prev && c.irqController === irqController && (!c.activityOut || isIdle(c.t['activity'] as Activity, cellIrqs(c)))) {
+      lines[i] = c.line; // as read: nothing of it was looked at but its leading fields
+    } else {
+      if (c) decodeCell(c);
+      lines[i] = encodeDevice((c ? c.t : d) as unknown as Obj, prev, irqController);
+    }
+    const o = (view[i] = c ? c.t : (d as unknown as Obj));
+    prev = o['parentDir'];
   }
+  // the fields after format, version and the seal (digest.ts), which covers them; the
+  // devices one per line (lazy-device.ts reads them so), everything else on the first
+  let rest = irqController !== null ? `"irqController":${JSON.stringify(irqController)},"machine":{` : '"machine":{';
+  let first = true;
+  const x = m as unknown as Obj;
+  for (const k in x) {
+    const v = k === 'devices' ? `[\n${lines.join(',\n')}\n]` : JSON.stringify(k === 'groups' ? encodeGroups(m.groups, view as unknown as Device[]) : x[k]);
+    if (v === undefined) continue;
+    rest += `${first ? '' : ','}${JSON.stringify(k)}:${v}`;
+    first = false;
+  }
+  return seal(STATE_VERSION, rest + '}}\n');
 }
 
 /** The controller of the first IRQ: the one an IRQ that names none has (most have it). */
 function firstIrqController(devices: readonly Device[]): string | null {
   for (const d of devices) {
+    const c = cellOf(d);
+    if (c && !c.full) {
+      if (cellIrqs(c) === 0) continue;
+      // its IRQs name no controller: they have the one the document named
+      if (!c.line.includes('"controller":')) return c.irqController;
+    }
     if (!Array.isArray(d.irqs)) continue;
     for (const q of d.irqs) if (isObj(q) && typeof q.controller === 'string') return q.controller;
   }
   return null;
 }
 
-// which fields of a device hideDefaults set to undefined (bits of Hidden.mask)
-const H_BUS = 1, H_OF_NAME = 2, H_OF_TYPE = 4, H_OF_ALIASES = 8, H_PARENT = 16, H_REGIONS = 32, H_IRQS = 64;
-const H_GROUP = 128, H_RESETS = 256, H_DRIVER = 512, H_OVERRIDE = 1024, H_VFIO = 2048, H_ACTIVITY = 4096;
-
 /**
- * What hideDefaults took away, to put back exactly (the same objects): a mask per device;
- * the values that are not constants, in device order (of.name, of.aliases, parentDir,
- * regions, irqs, resets, activity); the IRQ objects whose controller was taken away.
+ * One device as its line: the fields decodeDevice restores left out, and the ones
+ * lazy-device.ts reads without decoding (name, bus, parentDir, iommuGroup, driver)
+ * first, in that order. Whether a field is left out depends only on its own value (and,
+ * for parentDir, on the previous device's), so an object two devices share is written
+ * the same way at both places.
  */
-interface Hidden {
-  mask: Int32Array;
-  saved: unknown[];
-  irqs: Obj[];
+function encodeDevice(d: Obj, prevParent: unknown, irqController: string | null): string {
+  const o: Obj = { name: d['name'] };
+  if (d['bus'] !== 'platform') o['bus'] = d['bus'];
+  if (d['parentDir'] !== prevParent) o['parentDir'] = d['parentDir'];
+  if (d['iommuGroup'] !== null) o['iommuGroup'] = d['iommuGroup'];
+  if (d['driver'] !== null) o['driver'] = d['driver'];
+  const irqs = d['irqs'];
+  const nirqs = Array.isArray(irqs) ? irqs.length : -1;
+  for (const k in d) {
+    const v = d[k];
+    switch (k) {
+      case 'name':
+      case 'bus':
+      case 'parentDir':
+      case 'iommuGroup':
+      case 'driver':
+        continue;
+      case 'of':
+        o[k] = isObj(v) ? encodeOf(v) : v;
+        continue;
+      case 'regions':
+      case 'resets':
+        if (!isEmptyArray(v)) o[k] = v;
+        continue;
+      case 'irqs':
+        if (nirqs > 0 && irqController !== null) o[k] = (v as unknown[]).map((q) => (isObj(q) && q['controller'] === irqController ? withoutController(q) : q));
+        else if (nirqs !== 0) o[k] = v;
+        continue;
+      case 'driverOverride':
+      case 'vfio':
+        if (v !== null) o[k] = v;
+        continue;
+      case 'activity':
+        if (!(nirqs >= 0 && isIdle(v as Activity, nirqs))) o[k] = v;
+        continue;
+      default:
+        o[k] = v;
+    }
+  }
+  return JSON.stringify(o);
 }
 
-/**
- * Set the fields of each device that decodeDevice restores to undefined, so that
- * JSON.stringify leaves them out. Whether a field is left out depends only on its own
- * object (and, for parentDir, on the previous device), so an object that two devices
- * share is written the same way at both places. Nothing is allocated per device (an
- * allocation here makes the garbage collector copy the machine just read), and property
- * names are constants (a store through a variable key is many times slower in V8).
- */
-function hideDefaults(devices: readonly Device[], irqController: string | null): Hidden {
-  const n = devices.length;
-  const h: Hidden = { mask: new Int32Array(n), saved: new Array(4 * n), irqs: [] };
-  const saved = h.saved;
-  let ns = 0;
-  let parentDir: unknown = FIRST_PARENT;
-  for (let i = 0; i < n; i++) {
-    const d = devices[i] as unknown as Obj;
-    let mask = 0;
-    if (d['bus'] === 'platform') (mask |= H_BUS), (d['bus'] = undefined);
-    const of = d['of'];
-    if (isObj(of)) {
-      const fullName = of['fullName'];
-      if (typeof fullName === 'string' && of['name'] === nodeBase(fullName)) (mask |= H_OF_NAME), (saved[ns++] = of['name']), (of['name'] = undefined);
-      if (of['type'] === null) (mask |= H_OF_TYPE), (of['type'] = undefined);
-      if (isEmptyArray(of['aliases'])) (mask |= H_OF_ALIASES), (saved[ns++] = of['aliases']), (of['aliases'] = undefined);
-    }
-    if (d['parentDir'] === parentDir) (mask |= H_PARENT), (saved[ns++] = d['parentDir']), (d['parentDir'] = undefined);
-    else parentDir = d['parentDir'];
-    if (isEmptyArray(d['regions'])) (mask |= H_REGIONS), (saved[ns++] = d['regions']), (d['regions'] = undefined);
-    const irqs = d['irqs'];
-    let nirqs = -1;
-    if (isEmptyArray(irqs)) (mask |= H_IRQS), (saved[ns++] = irqs), (d['irqs'] = undefined), (nirqs = 0);
-    else if (Array.isArray(irqs)) {
-      nirqs = irqs.length;
-      for (let j = 0; j < nirqs; j++) {
-        const q = irqs[j] as unknown;
-        if (isObj(q) && q['controller'] === irqController && irqController !== null) h.irqs.push(q), (q['controller'] = undefined);
-      }
-    }
-    if (d['iommuGroup'] === null) (mask |= H_GROUP), (d['iommuGroup'] = undefined);
-    if (isEmptyArray(d['resets'])) (mask |= H_RESETS), (saved[ns++] = d['resets']), (d['resets'] = undefined);
-    if (d['driver'] === null) (mask |= H_DRIVER), (d['driver'] = undefined);
-    if (d['driverOverride'] === null) (mask |= H_OVERRIDE), (d['driverOverride'] = undefined);
-    if (d['vfio'] === null) (mask |= H_VFIO), (d['vfio'] = undefined);
-    if (nirqs >= 0 && isIdle(d['activity'] as Activity, nirqs)) (mask |= H_ACTIVITY), (saved[ns++] = d['activity']), (d['activity'] = undefined);
-    h.mask[i] = mask;
+/** of_node with its defaults left out: `name` when it is fullName's base, `type` null, `aliases` [] */
+function encodeOf(of: Obj): Obj {
+  const o: Obj = {};
+  const fullName = of['fullName'];
+  for (const k in of) {
+    const v = of[k];
+    if (k === 'name' && typeof fullName === 'string' && v === nodeBase(fullName)) continue;
+    if (k === 'type' && v === null) continue;
+    if (k === 'aliases' && isEmptyArray(v)) continue;
+    o[k] = v;
   }
-  saved.length = ns;
-  return h;
+  return o;
 }
 
-function restoreDefaults(devices: readonly Device[], h: Hidden, irqController: string | null): void {
-  const saved = h.saved;
-  let ns = 0;
-  for (let i = 0; i < h.mask.length; i++) {
-    const mask = h.mask[i]!;
-    if (mask === 0) continue;
-    const d = devices[i] as unknown as Obj;
-    if (mask & H_BUS) d['bus'] = 'platform';
-    if (mask & (H_OF_NAME | H_OF_TYPE | H_OF_ALIASES)) {
-      const of = d['of'] as Obj;
-      if (mask & H_OF_NAME) of['name'] = saved[ns++];
-      if (mask & H_OF_TYPE) of['type'] = null;
-      if (mask & H_OF_ALIASES) of['aliases'] = saved[ns++];
-    }
-    if (mask & H_PARENT) d['parentDir'] = saved[ns++];
-    if (mask & H_REGIONS) d['regions'] = saved[ns++];
-    if (mask & H_IRQS) d['irqs'] = saved[ns++];
-    if (mask & H_GROUP) d['iommuGroup'] = null;
-    if (mask & H_RESETS) d['resets'] = saved[ns++];
-    if (mask & H_DRIVER) d['driver'] = null;
-    if (mask & H_OVERRIDE) d['driverOverride'] = null;
-    if (mask & H_VFIO) d['vfio'] = null;
-    if (mask & H_ACTIVITY) d['activity'] = saved[ns++];
-  }
-  for (let k = 0; k < h.irqs.length; k++) h.irqs[k]!['controller'] = irqController;
+function withoutController(q: Obj): Obj {
+  const o: Obj = {};
+  for (const k in q) if (k !== 'controller') o[k] = q[k];
+  return o;
 }
 
 /**

@@ -20,7 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { runWithFd } from './run-child.js';
 import { StateError } from '../base/errors.js';
 import { lockPath, newToken } from './path.js';
 import { kindOf } from './file.js';
@@ -118,8 +118,8 @@ function heldTooLong(file: string, lock: string, timeoutMs: number, holder: Hold
 /** flock(1) on fd 3 (our fd): 0 locked, 1 busy or timed out, null when flock cannot be used here. */
 function runFlock(fd: number, waitMs: number | null): 0 | 1 | null {
   const args = waitMs === null ? ['-x', '-n', '3'] : ['-x', '-w', (waitMs / 1000).toFixed(3), '3'];
-  const r = spawnSync('flock', args, { stdio: ['ignore', 'ignore', 'pipe', fd], timeout: (waitMs ?? 0) + 10_000 });
-  if (r.error || r.signal) return null;
+  const r = runWithFd('flock', args, fd, (waitMs ?? 0) + 10_000);
+  if (r.failed || r.signal) return null;
   if (r.status === 0) return 0;
   if (r.status === 1) return 1;
   return null; // a usage error (a flock without -w), or a filesystem without flock: use the lock file

@@ -27,7 +27,22 @@ interface Fault {
  * inline, because a 10,000-device machine is checked once per command in code that V8
  * has not optimised yet, where every call and every lookup by a variable key counts.
  */
-type Check = ((v: unknown) => Fault | null) & { gen?: (x: string) => string };
+type CheckFn = (v: unknown) => Fault | null;
+type Check = CheckFn & { gen?: (x: string) => string; compile?: () => CheckFn };
+
+/**
+ * A check whose generated function is made on its first use: most commands read a state
+ * file vfioctl sealed itself (digest.ts) and never check it, so they should not pay for
+ * compiling these (new Function is not in the V8 code cache of the bundle).
+ */
+function compiled(make: () => CheckFn): Check {
+  let f: CheckFn | undefined;
+  const c: Check = (v) => (f ??= make())(v);
+  c.compile = () => (f ??= make());
+  return c;
+}
+/** the function behind a check, compiled now (what generated code calls directly) */
+const real = (c: Check): CheckFn => (c.compile ? c.compile() : c);
 
 const fault = (tail: string): Fault => ({ segs: [], tail });
 const bad = (what: string, v: unknown): Fault => fault(v === undefined ? `is missing (${what})` : `is ${kind(v)}, expected ${what}`);
@@ -50,7 +65,7 @@ const H = {
 
 /** a check from its generated expression (and the same, evaluated, for direct calls) */
 function leaf(gen: (x: string) => string): Check {
-  const f = new Function('h', `return function (x) { return ${gen('x')}; };`)(H) as Check;
+  const f = compiled(() => new Function('h', `return function (x) { return ${gen('x')}; };`)(H) as CheckFn);
   f.gen = gen;
   return f;
 }
@@ -85,7 +100,7 @@ const arrayOf = (c: Check): Check => {
   const body = `if (!Array.isArray(v)) return h.bad('an array', v);
     for (let i = 0; i < v.length; i++) { const x = v[i]; const f = ${use(c, 'x', deps)}; if (f !== null) { f.segs.push('[' + i + ']'); return f; } }
     return null;`;
-  return new Function('h', 'd', `return function (v) { ${body} };`)(H, deps) as Check;
+  return compiled(() => new Function('h', 'd', `return function (v) { ${body} };`)(H, deps.map(real)) as CheckFn);
 };
 const recordOf = (c: Check): Check => (v) => {
   if (!isObj(v)) return bad('an object', v);
@@ -104,7 +119,7 @@ const obj = (fields: Fields): Check => {
     body += `    f = ${use(c, `v[${q(k)}]`, deps)}; if (f !== null) { f.segs.push(${q('.' + k)}); return f; }\n`;
   }
   body += '    return null;';
-  return new Function('h', 'd', `return function (v) { ${body} };`)(H, deps) as Check;
+  return compiled(() => new Function('h', 'd', `return function (v) { ${body} };`)(H, deps.map(real)) as CheckFn);
 };
 const any: Check = () => null;
 
@@ -205,9 +220,6 @@ const MACHINE: Fields = {
   options: obj({ legacyMessages: bool, genericResetWhatIf: bool, dmaExecWhatIf: opt(bool) }),
   lessons: opt(any),
 };
-
-/** The tables, for code that adds a field (and for tests). */
-export const SHAPES = { MACHINE, DEVICE, DRIVER, GROUP, MODULE, MODULE_INFO, RESET_HANDLER, OWNER, LOG, REGION, IRQ, RESET_LINE, ACTIVITY, VFIO, OF } as const;
 
 /**
  * Whether a JSON text can hold a control character in a string: JSON writes C0 controls

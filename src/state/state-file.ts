@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StateError } from '../base/errors.js';
 import type { Machine } from '../base/machine.js';
-import { parseState, serializeState, RECOVER, STATE_FORMAT } from './codec.js';
+import { parseState, encodeState, RECOVER, STATE_FORMAT } from './codec.js';
 import { readRegular, lstatOrNull, kindOf } from './file.js';
 import { writeFileAtomic, removeLeftovers, type KeepAttrs } from './atomic.js';
 
@@ -64,10 +64,9 @@ const isStateHead = (head: string): boolean => {
  * root); then remove the temporary files of killed writers. The caller holds the lock.
  */
 export function writeState(p: string, m: Machine, keep: KeepAttrs = {}): void {
-  const text = serializeState(m);
+  const text = encodeState(m);
   if (text.length > STATE_MAX_BYTES) {
-    // (length counts UTF-16 units; the file has at least as many bytes)
-    throw new StateError(p, `the machine is too big to keep: its state would take ${MIB(Buffer.byteLength(text))}, over the limit of ${MIB(STATE_MAX_BYTES)} (README "Limits on input")`, 'nothing was changed: the previous state is still in place; load a smaller tree');
+    throw new StateError(p, `the machine is too big to keep: its state would take ${MIB(text.length)}, over the limit of ${MIB(STATE_MAX_BYTES)} (README "Limits on input")`, 'nothing was changed: the previous state is still in place; load a smaller tree');
   }
   try {
     writeFileAtomic(p, text, keep);

@@ -83,7 +83,14 @@ export function missingPathReason(m: Machine, path: string): Reason | undefined 
 
 function busNode(m: Machine, bus: BusName): VDir {
   return dir(() => ({
-    devices: dir(() => Object.fromEntries(m.devices.filter((d) => d.bus === bus).map((d) => [d.name, () => link(deviceDir(d))]))),
+    // listed and looked up without an entry per device (a machine may have 10,000)
+    devices: lazyDir(
+      () => m.devices.filter((d) => d.bus === bus).map((d) => d.name),
+      (n) => {
+        const d = m.devices.find((x) => x.bus === bus && x.name === n);
+        return d ? link(deviceDir(d)) : undefined;
+      },
+    ),
     drivers: dir(() => Object.fromEntries(m.drivers.filter((d) => d.bus === bus).map((d) => [d.name, () => driverNode(m, d)]))),
     drivers_autoprobe: rw(() => (m.buses[bus].autoprobe ? '1\n' : '0\n'), (buf) => driversAutoprobeStore(m, bus, buf)),
     drivers_probe: wo((buf) => driversProbeStore(m, bus, buf)),

@@ -5,6 +5,7 @@
  * status bits, and raises its IRQs, which the VFIO handlers deliver (src/vfio/irq.ts).
  */
 import type { Machine, Device } from '../base/machine.js';
+import { isRunning } from '../base/machine.js';
 import { hwOf, modelOf } from './registers.js';
 import { deviceDmaWrite, CHUNK } from '../vfio/dma.js';
 import { edgeRaised, pollIrqs } from '../vfio/irq.js';
@@ -50,5 +51,5 @@ export function step(m: Machine, dev: Device): void {
 
 /** Time passes (one mutating command): every running device runs one step. */
 export function advance(m: Machine): void {
-  for (const dev of m.devices) if (dev.activity.running) step(m, dev);
+  for (const dev of m.devices) if (isRunning(dev)) step(m, dev);
 }

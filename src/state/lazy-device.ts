@@ -1,0 +1,175 @@
+/**
+ * Devices decoded when a command first looks at them, for state files vfioctl sealed
+ * (digest.ts). A sealed file holds one device per line (encode.ts), so reading it costs
+ * one split, not one JSON.parse of every device; a command that touches three devices of
+ * ten thousand decodes three, and the file it writes back keeps the other lines as they
+ * were read.
+ *
+ * Each device is a Proxy over a plain object. Before its line is decoded it answers the
+ * fields every walk over all devices reads (the sysfs tree, bus lookups, IOMMU group
+ * membership) from the start of its line, where encode.ts writes them first: `name`,
+ * `bus`, `parentDir`, `iommuGroup`, `driver`; and `activity` while the device is idle (no
+ * `activity` in its line), as the fresh object an idle device has. Any other read, any
+ * write, any listing of its keys decodes the line into the object first, exactly as
+ * decodeDevice does for a whole-file read. A device once decoded is written anew.
+ */
+import { newActivity, RUNNING_HINT } from '../base/machine.js';
+import type { Device } from '../base/machine.js';
+import { decodeDevice, type Carry } from './decode.js';
+import type { Obj } from './codec-util.js';
+
+/** What the encoder needs to know of a device that came from a line. */
+export interface Cell {
+  /** the line as read (one JSON object) */
+  readonly line: string;
+  /** the object behind the Proxy */
+  readonly t: Obj;
+  /** the line has been decoded into t */
+  full: boolean;
+  /** the parentDir of the device before this one, as read (the line may leave its own out) */
+  readonly prevParent: string;
+  /** the document's default IRQ controller, as read */
+  readonly irqController: string | null;
+  /** an idle activity was handed out before the line was decoded: written anew if it changed */
+  activityOut: boolean;
+  /** how many IRQs the line has (-1: not counted yet) */
+  nirqs: number;
+}
+
+/**
+ * Key under which a lazy device answers its Cell (a plain device answers undefined).
+ * `view` below: the objects behind the devices, for the codec's own walks over every
+ * device (group membership), which read only the leading fields and need no trap.
+ */
+export const LAZY: unique symbol = Symbol('vfioctl.lazyDevice');
+
+/** the fields answered from the start of the line */
+const CHEAP = new Set(['name', 'bus', 'parentDir', 'iommuGroup', 'driver']);
+
+/** The Cell of a device read from a sealed file, or undefined. */
+export const cellOf = (d: Device): Cell | undefined => (d as unknown as Record<symbol, Cell | undefined>)[LAZY];
+
+/** How many IRQs the line's device has (each IRQ object has a "hwirq" key; nothing else does). */
+export function irqCount(line: string): number {
+  let n = 0;
+  for (let i = line.indexOf('"hwirq":'); i >= 0; i = line.indexOf('"hwirq":', i + 8)) n++;
+  return n;
+}
+
+/** Decode a cell's line into its object (once). */
+export function decodeCell(c: Cell): void {
+  if (c.full) return;
+  const t = c.t;
+  const x = JSON.parse(c.line) as Obj;
+  const carry: Carry = { parentDir: c.prevParent, irqController: c.irqController, v1: false };
+  decodeDevice(x, 0, carry);
+  const activity = c.activityOut ? t['activity'] : undefined;
+  for (const k of Object.keys(t)) delete t[k];
+  Object.assign(t, x);
+  if (activity !== undefined) t['activity'] = activity;
+  c.full = true;
+}
+
+/** the number of IRQs of a cell's line, counted once */
+export function cellIrqs(c: Cell): number {
+  if (c.nirqs < 0) c.nirqs = irqCount(c.line);
+  return c.nirqs;
+}
+
+/** whether the line left `activity` out: the device is idle (as newActivity makes it) */
+const idleLine = (c: Cell): boolean => !c.line.includes('"activity":');
+
+/** the object behind a cell, decoded */
+function full(c: Cell): Obj {
+  decodeCell(c);
+  return c.t;
+}
+
+/**
+ * One handler for every lazy device; the Proxy's target is the Cell, whose object `t`
+ * the traps answer from (the Cell's own fields are never shown: every trap goes to `t`).
+ */
+const HANDLER: ProxyHandler<Cell> = {
+  get(c, k) {
+    if (k === LAZY) return c;
+    if (!c.full) {
+      if (k === RUNNING_HINT) return c.activityOut || !idleLine(c) ? undefined : false;
+      if (typeof k === 'string') {
+        if (CHEAP.has(k)) return c.t[k];
+        if (k === 'activity' && idleLine(c)) {
+          if (c.t['activity'] === undefined) {
+            c.t['activity'] = newActivity(cellIrqs(c));
+            c.activityOut = true;
+          }
+          return c.t['activity'];
+        }
+      } else return Reflect.get(c.t, k);
+    }
+    return Reflect.get(full(c), k);
+  },
+  set: (c, k, v) => Reflect.set(full(c), k, v),
+  has: (c, k) => k === LAZY || Reflect.has(full(c), k),
+  ownKeys: (c) => Reflect.ownKeys(full(c)),
+  getOwnPropertyDescriptor: (c, k) => Reflect.getOwnPropertyDescriptor(full(c), k),
+  defineProperty: (c, k, d) => Reflect.defineProperty(full(c), k, d),
+  deleteProperty: (c, k) => Reflect.deleteProperty(full(c), k),
+};
+
+/** A JSON string starting at line[at] (its opening quote): [value, index after it]. */
+function readString(line: string, at: number): [string, number] {
+  let end = line.indexOf('"', at + 1);
+  while (end > 0 && line.charCodeAt(end - 1) === 0x5c) {
+    // a quote after backslashes: escaped only if there is an odd number of them
+    let n = 0;
+    for (let j = end - 1; line.charCodeAt(j) === 0x5c; j--) n++;
+    if (n % 2 === 0) break;
+    end = line.indexOf('"', end + 1);
+  }
+  if (end < 0) throw new SyntaxError('unterminated string');
+  const raw = line.slice(at + 1, end);
+  return [raw.includes('\\') ? (JSON.parse(line.slice(at, end + 1)) as string) : raw, end + 1];
+}
+
+/** A key of the line's leading fields at `at` (`,"bus":`), or -1. */
+const key = (line: string, at: number, k: string): number => (line.startsWith(k, at) ? at + k.length : -1);
+
+/**
+ * The devices of a sealed document's device section (one line each), with the leading
+ * fields read and the rest left for later. Throws SyntaxError when a line does not start
+ * the way encode.ts writes it (the caller then reads the file whole).
+ */
+export function lazyDevices(lines: readonly string[], irqController: string | null, firstParent: string): { devices: Device[]; view: Obj[] } {
+  const out: Device[] = new Array(lines.length);
+  const view: Obj[] = new Array(lines.length);
+  let parent = firstParent;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (!line.startsWith('{"name":"')) throw new SyntaxError(`device line ${i} does not start with its name`);
+    const t: Obj = {};
+    let at: number;
+    [t['name'], at] = readString(line, 8);
+    let p = key(line, at, ',"bus":');
+    if (p >= 0) [t['bus'], at] = readString(line, p);
+    else t['bus'] = 'platform';
+    const prevParent = parent;
+    p = key(line, at, ',"parentDir":');
+    if (p >= 0) [parent, at] = readString(line, p);
+    t['parentDir'] = parent;
+    p = key(line, at, ',"iommuGroup":');
+    if (p >= 0) {
+      let e = p;
+      while (e < line.length && line.charCodeAt(e) !== 0x2c && line.charCodeAt(e) !== 0x7d) e++;
+      const id = Number(line.slice(p, e));
+      if (!Number.isSafeInteger(id)) throw new SyntaxError(`device line ${i}: iommuGroup is not a whole number`);
+      t['iommuGroup'] = id;
+      at = e;
+    } else t['iommuGroup'] = null;
+    p = key(line, at, ',"driver":');
+    if (p >= 0) [t['driver'], at] = readString(line, p);
+    else t['driver'] = null;
+    const c: Cell = { line, t, full: false, prevParent, irqController, activityOut: false, nirqs: -1 };
+    out[i] = new Proxy(c, HANDLER) as unknown as Device;
+    view[i] = t;
+  }
+  return { devices: out, view };
+}
