@@ -47,4 +47,11 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'mount', load: () => import('./fuse/mount.js') },
   { name: 'umount', load: () => import('./fuse/umount.js') },
   { name: '__kmod', load: () => import('./fuse/kmod.js') },
+  { name: 'load', load: () => import('./machine/load.js') },
+  { name: 'lesson', load: () => import('./teach/lesson.js') },
+  { name: 'demo', load: () => import('./teach/demo.js') },
+  { name: 'export', load: () => import('./teach/export.js') },
+  { name: 'graph', load: () => import('./teach/graph.js') },
+  { name: 'completion', load: () => import('./teach/completion.js') },
+  { name: '__complete', load: () => import('./teach/complete.js') },
 ];
