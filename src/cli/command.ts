@@ -12,7 +12,7 @@ import type { GlobalOpts, Session } from './session.js';
 import type { Style } from './output.js';
 import type { Step } from './sys.js';
 
-/** The sections of `vfioctl --help`, in the order they are shown. Add new ones at the end. */
+/** The sections of `vfioctl --help`; shown in the order their first command appears in commands/index.ts. */
 export const HELP_GROUPS = {
   machine: 'Machine:',
   inspect: 'Inspect:',

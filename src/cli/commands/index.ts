@@ -1,7 +1,10 @@
 /**
- * Every command, in the order `vfioctl --help` lists them. Each module's default export is
- * its definition (src/cli/command.ts); only the one the command line names is loaded.
- * A new command: write src/cli/commands/<group>/<verb>.ts ending in
+ * Every command, and nothing else: the ordered list of definitions. Each module's default
+ * export is its definition (src/cli/command.ts); only the one the command line names is
+ * loaded. The folders are the help groups (inspect, sysfs, bind, vfio, owner, device, fuse,
+ * machine, teach). `vfioctl --help` lists the commands of a group in this order, and the
+ * groups in the order their first command appears here; completion offers them in this
+ * order. A new command: write src/cli/commands/<group>/<verb>.ts ending in
  * `export default defineCommand({ … })` and add its line here.
  */
 import type { CommandEntry } from '../command.js';
