@@ -48,6 +48,7 @@ export type Complete =
   | 'sysfs'
   | 'file'
   | 'dir'
+  /** a program to run (`run -- CMD`): completed as a file path */
   | 'command'
   | 'none'
   | { readonly words: readonly string[] };

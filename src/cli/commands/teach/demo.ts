@@ -38,7 +38,7 @@ const WAITS: Record<string, string> = {
 
 
 /** `--pace` words → milliseconds; a usage error names the range. */
-export function parsePace(v: string): number {
+function parsePace(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 60_000) throw new UsageError(`--pace takes milliseconds from 0 to 60000, not "${v}"`, 'e.g. --pace 1500 for a talk, --pace 0 for no pauses');
   return n;
