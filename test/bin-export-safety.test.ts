@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BIN, start, vfioctl, tempDir, removeTempDirs, killChildren, generatedTree, deadPid } from './proc-helpers.js';
-import { LOCK, STAGING_PREFIX } from '../src/cli/export-writer.js';
+import { LOCK, STAGING_PREFIX } from '../src/cli/commands/teach/export-writer.js';
 
 after(() => {
   killChildren();

@@ -14,7 +14,7 @@ import { readState } from '../src/state/store.js';
 import { sysRoot } from '../src/sysfs/tree.js';
 import { vread, resolve, type VDir } from '../src/sysfs/vfs.js';
 import { KernelError } from '../src/base/errors.js';
-import { MARKER } from '../src/cli/commands/export.js';
+import { MARKER } from '../src/cli/commands/teach/export.js';
 
 const ETH = 'fff51000.ethernet';
 

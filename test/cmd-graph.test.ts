@@ -11,7 +11,7 @@ import path from 'node:path';
 import { stateBytes, ok, booted, golden, tempState, REPO } from './helpers.js';
 import { expectRefused } from './refuse.js';
 import { readState, serializeState } from '../src/state/store.js';
-import { dotString, mermaidString } from '../src/cli/commands/graph.js';
+import { dotString, mermaidString } from '../src/cli/commands/teach/graph-model.js';
 
 const ETH = 'fff51000.ethernet';
 const HAVE_DOT = spawnSync('dot', ['-V']).status === 0;

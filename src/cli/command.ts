@@ -12,7 +12,7 @@ import type { GlobalOpts, Session } from './session.js';
 import type { Style } from './output.js';
 import type { Step } from './sys.js';
 
-/** The sections of `vfioctl --help`, in the order they are shown. Add new ones at the end. */
+/** The sections of `vfioctl --help`; shown in the order their first command appears in commands/index.ts. */
 export const HELP_GROUPS = {
   machine: 'Machine:',
   inspect: 'Inspect:',
@@ -24,6 +24,11 @@ export const HELP_GROUPS = {
   teach: 'Teaching:',
 } as const;
 export type HelpGroup = keyof typeof HELP_GROUPS;
+
+/** Commands that only group subcommands (`vfioctl sysfs cat …`). */
+export const PARENT_COMMANDS: Readonly<Record<string, { summary: string; group: HelpGroup }>> = {
+  sysfs: { summary: 'the raw sysfs view: cat, write, ls (same paths, contents and errno as Linux)', group: 'inspect' },
+};
 
 /**
  * What a word completes to when Tab is pressed. The names that live in the machine are
@@ -43,6 +48,7 @@ export type Complete =
   | 'sysfs'
   | 'file'
   | 'dir'
+  /** a program to run (`run -- CMD`): completed as a file path */
   | 'command'
   | 'none'
   | { readonly words: readonly string[] };
@@ -79,6 +85,28 @@ export interface Parsed {
 
 export type MachineMode = 'none' | 'read' | 'write';
 
+/** What one vfioctl command run in this process printed (`runCaptured`). */
+export interface Captured {
+  exit: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Output that cannot wait for run() to return: `demo` shows each command, pauses on it
+ * (at the audience's pace) and shows its answer before the next one runs. The one typed
+ * way for a command to print while it runs; nothing else may. Under --json it writes
+ * nothing (the data run() returns is the document); pauses still take their time.
+ */
+export interface Stream {
+  /** false under --json: nothing written here is shown */
+  readonly live: boolean;
+  /** text for stdout now, styled as stdout is (colour only on a terminal) */
+  write(text: (st: Style) => string): Promise<void>;
+  /** wait `ms`; on a terminal that reports its width, with a spinner saying `what` */
+  pause(ms: number, what?: string): Promise<void>;
+}
+
 /** What `run()` gets besides its options and the session. */
 export interface RunContext {
   readonly ctx: Context;
@@ -87,6 +115,15 @@ export interface RunContext {
   note(text: string): void;
   /** real-system lines for --explain, for a command that has no session (machine 'none') */
   explain(...steps: Step[]): void;
+  /** streamed output (see Stream): `demo` only */
+  readonly stream: Stream;
+  /**
+   * Another vfioctl command line run in this process, its output captured (demo runs its
+   * script, lesson hint tries the step's commands); `env` replaces the context's.
+   */
+  runCaptured(argv: readonly string[], env?: Context['env']): Promise<Captured>;
+  /** every command definition, in --help order (completion writes its scripts from them) */
+  commands(): Promise<readonly AnyCommand[]>;
 }
 
 export interface CommandDef<O = unknown, D extends object = object, M extends MachineMode = MachineMode> {
@@ -111,12 +148,20 @@ export interface CommandDef<O = unknown, D extends object = object, M extends Ma
    * logged. Default: true for machine 'write'.
    */
   readonly kernelLines?: boolean;
+  /** false: a lesson in progress is not checked after this command (the teaching commands themselves); default true */
+  readonly lessonCheck?: boolean;
   /** words → typed options; every usage error (UsageError) is raised here, before the machine is touched */
   options(p: Parsed): O;
   /** do it; return data, never print. The runner saves the machine (write) when it returns. */
   run(rc: RunContext, opts: O, session: M extends 'none' ? null : Session): D | Promise<D>;
   /** the human view of run()'s data */
   render(data: D, style: Style): string;
+  /**
+   * The --json document, where run()'s data also carries what only render() needs
+   * (`lesson stop` names the learner's own state file in its text, not in its JSON).
+   * Default: the data itself.
+   */
+  json?(data: D): object;
 }
 
 // eslint-style `any`: a list holds definitions of every option and data type
@@ -127,6 +172,17 @@ export type AnyCommand = CommandDef<any, any, MachineMode>;
 export function defineCommand<O, D extends object, M extends MachineMode>(def: CommandDef<O, D, M>): CommandDef<O, D, M> {
   return def;
 }
+
+/** The program's own options (src/cli/main.ts puts them on the program; completion offers them everywhere). */
+export const VERSION_FLAG: FlagSpec = { flags: '--version', description: 'print the version' };
+export const GLOBAL_FLAGS: readonly FlagSpec[] = [
+  { flags: '--state <file>', description: 'state file (the simulated machine)', complete: 'file' },
+  { flags: '--json', description: 'print one JSON document on stdout (errors as JSON on stderr)' },
+  { flags: '--explain', description: 'also print the shell lines / ioctls a real system needs for this step, with the reason for each' },
+  { flags: '--no-color', description: 'no colour (also NO_COLOR)' },
+  { flags: '-q, --quiet', description: 'no notes on stderr' },
+  { flags: '--dry-run', description: 'run the command but do not save the machine' },
+];
 
 /** One entry of commands/index.ts: the name (for finding it without loading the others) and its module. */
 export interface CommandEntry {

@@ -3,22 +3,18 @@
  * steps here — commander words → options() → session (src/cli/session.ts withMachine) →
  * run() → the kernel lines that command logged (by clock: lines stamped after the moment
  * run() began) → output (render() for humans, the data itself for --json, the real-system
- * lines for --explain). Errors are reported in one place too (reportError).
+ * lines for --explain) or the error (reportError) → while a lesson is in progress, the
+ * lesson's verdict on where the command left the learner (commands/teach/lesson-check.ts).
  */
 import { Command, Option, Argument } from 'commander';
 import type { Context } from './context.js';
 import type { GlobalOpts, Session } from './session.js';
-import type { AnyCommand, ArgSpec, CommandEntry, FlagSpec, Parsed, RunContext } from './command.js';
-import { HELP_GROUPS } from './command.js';
+import type { AnyCommand, ArgSpec, Captured, CommandEntry, FlagSpec, Parsed, RunContext, Stream } from './command.js';
+import { HELP_GROUPS, PARENT_COMMANDS } from './command.js';
 import { describeError, colorWanted, makeStyle, explainText, kernelLines, type Style } from './output.js';
 import { KernelError } from '../base/errors.js';
 import { logAfter } from '../klog/klog.js';
 import type { Step } from './sys.js';
-
-/** Commands that only group subcommands (`vfioctl sysfs cat …`). */
-export const PARENT_COMMANDS: Readonly<Record<string, { summary: string; group: keyof typeof HELP_GROUPS }>> = {
-  sysfs: { summary: 'the raw sysfs view: cat, write, ls (same paths, contents and errno as Linux)', group: 'inspect' },
-};
 
 /**
  * One invocation's view of the output: --json collects the notes (anything the session
@@ -33,14 +29,23 @@ export interface Invocation {
   g(): GlobalOpts;
   /** steps of the command that failed, for --explain on a refusal */
   failedSteps: Step[];
+  /** the exit status of the command that ran (execute reports its error itself) */
+  exit: number;
+  /** every command (RunContext.commands) */
+  readonly entries: readonly CommandEntry[];
+  /** another command line in this process (RunContext.runCaptured; main.ts supplies it, so no command imports main) */
+  readonly runCaptured: (argv: readonly string[], ctx: Context, env: Context['env']) => Promise<Captured>;
 }
 
-export function invocation(raw: Context, g: () => GlobalOpts): Invocation {
+export function invocation(raw: Context, g: () => GlobalOpts, entries: readonly CommandEntry[], runCaptured: Invocation['runCaptured']): Invocation {
   const inv: Invocation = {
     raw,
     notes: [],
     g,
     failedSteps: [],
+    exit: 0,
+    entries,
+    runCaptured,
     ctx: {
       ...raw,
       stderr: {
@@ -67,7 +72,7 @@ function argument(a: ArgSpec): Argument {
   return arg;
 }
 
-function option(f: FlagSpec): Option {
+export function option(f: FlagSpec): Option {
   const o = new Option(f.flags, f.description);
   if (f.default !== undefined) o.default(f.default);
   if (f.choices) o.choices(f.choices);
@@ -89,18 +94,10 @@ function parentOf(program: Command, name: string): Command {
   return parent;
 }
 
-/** The definition behind each registered commander command (completion reads the kinds from it). */
-const definitions = new WeakMap<Command, AnyCommand>();
-
-export function definitionOf(c: Command): AnyCommand | undefined {
-  return definitions.get(c);
-}
-
 /** Add one definition to the commander program; its action runs it through `execute`. */
 export function register(program: Command, def: AnyCommand, inv: Invocation): Command {
   const parent = parentOf(program, def.name);
   const c = parent.command(def.name.split(' ').at(-1)!, def.hidden ? { hidden: true } : {});
-  definitions.set(c, def);
   c.description(def.summary);
   if (parent === program) c.helpGroup(HELP_GROUPS[def.group]);
   for (const a of def.args ?? []) c.addArgument(argument(a));
@@ -147,8 +144,39 @@ export async function loadFor(entries: readonly CommandEntry[], argv: readonly s
   return Promise.all(wanted.map(async (e) => (await e.load()).default));
 }
 
-/** options → session → run → kernel lines → output */
+/** options → session → run → kernel lines → output or the error → the lesson's verdict */
 export async function execute(def: AnyCommand, parsed: Parsed, inv: Invocation): Promise<void> {
+  let failure: unknown = null;
+  try {
+    await perform(def, parsed, inv);
+  } catch (e) {
+    failure = e;
+    inv.exit = await reportError(e, inv);
+  }
+  if (def.lessonCheck !== false) await lessonCheck(inv, failure, def.name.split(' ')[0]!);
+}
+
+function stream(inv: Invocation, g: GlobalOpts): Stream {
+  const ctx = inv.raw;
+  return {
+    live: !g.json,
+    async write(text) {
+      if (!g.json) ctx.stdout.write(text(await styleFor(ctx, g, 'stdout')));
+    },
+    async pause(ms, what) {
+      if (ms <= 0) return;
+      // a terminal that reports no width (some recorders) would make ora clear the screen line by line
+      if (what !== undefined && !g.json && ctx.stdoutIsTTY && (process.stdout.columns ?? 0) > 0) {
+        const ora = (await import('ora')).default;
+        const sp = ora({ text: what, stream: process.stdout }).start();
+        await ctx.sleep(ms);
+        sp.stop();
+      } else await ctx.sleep(ms);
+    },
+  };
+}
+
+async function perform(def: AnyCommand, parsed: Parsed, inv: Invocation): Promise<void> {
   const g = inv.g();
   const opts: unknown = def.options(parsed);
   const extra: Step[] = [];
@@ -161,6 +189,9 @@ export async function execute(def: AnyCommand, parsed: Parsed, inv: Invocation):
     explain(...steps) {
       extra.push(...steps);
     },
+    stream: stream(inv, g),
+    runCaptured: (argv, env) => inv.runCaptured(argv, inv.ctx, env ?? inv.ctx.env),
+    commands: () => Promise.all(inv.entries.map(async (e) => (await e.load()).default)),
   };
   const withKernelLines = def.kernelLines ?? def.machine === 'write';
   let session: Session | null = null;
@@ -190,7 +221,7 @@ export async function execute(def: AnyCommand, parsed: Parsed, inv: Invocation):
   const steps = [...((session as Session | null)?.sys.steps ?? []), ...extra];
   const out = inv.raw.stdout;
   if (g.json) {
-    const doc: Record<string, unknown> = { ...data };
+    const doc: Record<string, unknown> = { ...(def.json ? def.json(data) : data) };
     if (withKernelLines) doc['dmesg'] = dmesg;
     if (g.explain) doc['explain'] = steps;
     if (inv.notes.length) doc['notices'] = inv.notes;
@@ -233,18 +264,19 @@ export async function reportError(e: unknown, inv: Invocation): Promise<number> 
 }
 
 /**
- * For commands not yet converted to definitions: session.withMachine with a refusal's
- * kernel lines attached by clock, as execute() does.
+ * While a lesson is in progress, after any command but the teaching ones: tell the learner
+ * where the command left them (stderr; never under --json or -q) and save the progress.
  */
-export async function withMachineLogged<T>(ctx: Context, g: GlobalOpts, mode: 'read' | 'write', fn: (s: Session) => T | Promise<T>): Promise<T> {
-  const { withMachine } = await import('./session.js');
-  return withMachine(ctx, g, mode, async (s) => {
-    const since = s.m.clockUs;
-    try {
-      return await fn(s);
-    } catch (e) {
-      if (e instanceof KernelError) e.dmesg = logAfter(s.m, since);
-      throw e;
-    }
-  });
+async function lessonCheck(inv: Invocation, failure: unknown, command: string): Promise<void> {
+  const g = inv.g();
+  const { mainStatePath, lessonInProgress } = await import('./session.js');
+  const main = mainStatePath(inv.ctx, g);
+  const lesson = lessonInProgress(inv.ctx, main);
+  if (!lesson) return;
+  try {
+    const { afterCommand } = await import('./commands/teach/lesson-check.js');
+    await afterCommand(inv.ctx, g, main, lesson, failure, command);
+  } catch (e) {
+    inv.ctx.stderr.write(`vfioctl: lesson ${lesson}: could not check progress: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
 }

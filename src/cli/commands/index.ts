@@ -1,7 +1,10 @@
 /**
- * Every command, in the order `vfioctl --help` lists them. Each module's default export is
- * its definition (src/cli/command.ts); only the one the command line names is loaded.
- * A new command: write src/cli/commands/<group>/<verb>.ts ending in
+ * Every command, and nothing else: the ordered list of definitions. Each module's default
+ * export is its definition (src/cli/command.ts); only the one the command line names is
+ * loaded. The folders are the help groups (inspect, sysfs, bind, vfio, owner, device, fuse,
+ * machine, teach). `vfioctl --help` lists the commands of a group in this order, and the
+ * groups in the order their first command appears here; completion offers them in this
+ * order. A new command: write src/cli/commands/<group>/<verb>.ts ending in
  * `export default defineCommand({ … })` and add its line here.
  */
 import type { CommandEntry } from '../command.js';
@@ -47,4 +50,11 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'mount', load: () => import('./fuse/mount.js') },
   { name: 'umount', load: () => import('./fuse/umount.js') },
   { name: '__kmod', load: () => import('./fuse/kmod.js') },
+  { name: 'load', load: () => import('./machine/load.js') },
+  { name: 'lesson', load: () => import('./teach/lesson.js') },
+  { name: 'demo', load: () => import('./teach/demo.js') },
+  { name: 'export', load: () => import('./teach/export.js') },
+  { name: 'graph', load: () => import('./teach/graph.js') },
+  { name: 'completion', load: () => import('./teach/completion.js') },
+  { name: '__complete', load: () => import('./teach/complete.js') },
 ];

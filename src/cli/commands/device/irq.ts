@@ -13,10 +13,10 @@ export default defineCommand({
     { name: 'action', description: 'trigger | mask | unmask | disable | read', complete: { words: ['trigger', 'mask', 'unmask', 'disable', 'read'] } },
   ],
   flags: [
-    { flags: '--eventfd <name>', description: 'trigger: the eventfd to signal (created on first use); without it, trigger fires the handler in software' },
+    { flags: '--eventfd <name>', description: 'trigger: the eventfd to signal (created on first use); without it, trigger fires the handler in software', complete: 'none' },
     { flags: '--owner <name>', description: 'owner whose device fd is used', complete: 'owner' },
-    { flags: '--start <n>', description: 'first vector (a platform IRQ index has one: 0)' },
-    { flags: '--count <n>', description: 'number of vectors (1; disable uses 0)' },
+    { flags: '--start <n>', description: 'first vector (a platform IRQ index has one: 0)', complete: 'none' },
+    { flags: '--count <n>', description: 'number of vectors (1; disable uses 0)', complete: 'none' },
   ],
   machine: 'write',
   options: (p): { device: string; index: string; action: string; opts: IrqOpts } => ({ device: word(p, 0), index: word(p, 1), action: word(p, 2), opts: p.flags as IrqOpts }),

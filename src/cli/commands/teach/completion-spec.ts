@@ -1,12 +1,12 @@
 /**
- * What the completion scripts are made from: the commands, options and arguments of the
- * commander program, each with the kind of word it completes to (read from the command
- * definitions, src/cli/command.ts). src/cli/commands/completion.ts writes the scripts.
+ * What the completion scripts are made from: the command definitions (src/cli/command.ts,
+ * in the order of commands/index.ts), their arguments and flags, each with the kind of
+ * word it completes to, and the program's own flags; commander's implicit `help` command
+ * is added where commander adds it. completion-scripts.ts writes the scripts.
  */
-import type { Command, Option, Argument } from 'commander';
-import { SCENARIOS } from '../../teach/lessons/index.js';
-import { definitionOf } from '../runner.js';
-import type { Complete } from '../command.js';
+import { Option } from 'commander';
+import { SCENARIOS } from '../../../teach/lessons/index.js';
+import { GLOBAL_FLAGS, PARENT_COMMANDS, VERSION_FLAG, type AnyCommand, type ArgSpec, type Complete, type FlagSpec } from '../../command.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -20,39 +20,6 @@ export type Dynamic = (typeof DYNAMIC)[number];
  * of words (`=a,b,c`).
  */
 export type Kind = Dynamic | 'files' | 'dirs' | 'none' | `=${string}`;
-
-/** By "command argument" first, then by argument name. */
-export const ARG_KINDS: Record<string, Kind | 'commands'> = {
-  device: 'devices',
-  owner: 'owners',
-  tree: 'trees',
-  dir: 'dirs',
-  path: 'sysfs',
-  'override driver': 'drivers',
-  'modprobe module': 'modules',
-  'rmmod module': 'loaded',
-  'modprobe params': 'none',
-  'sysfs write value': 'none',
-  'unmask index': 'none',
-  'policy name': '=generic-reset',
-  'policy on|off': '=on,off',
-  command: 'commands',
-  'run cmd': 'files',
-  'lesson name': `=${[...SCENARIOS.map((x) => x.name), 'hint', 'stop'].join(',')}`,
-  'demo name': `=${SCENARIOS.map((x) => x.name).join(',')}`,
-};
-
-/** By option (long name); options with choices complete to their choices. */
-export const OPT_KINDS: Record<string, Kind> = {
-  '--state': 'files',
-  '--driver': 'drivers',
-  '--owner': 'owners',
-  '--include': 'dirs',
-  '--level': '=0,1,2,3,4,5,6,7',
-  '--pace': 'none',
-  '--trace': 'files',
-  '--only': '=vfio,groups,group',
-};
 
 export const INSTALL: Record<Shell, string> = {
   bash: 'source <(vfioctl completion bash)          # in ~/.bashrc',
@@ -81,12 +48,12 @@ export interface CompletionSpec {
   root: CmdSpec;
   /** every command, the program first */
   all: CmdSpec[];
-  /** arguments and options with a value whose kind is not known (they complete to nothing) */
+  /** flags taking a value that say neither their choices nor what they complete to (they complete to nothing) */
   unmapped: string[];
 }
 
 /** A definition's completion kind as the scripts spell it. */
-export function shellKind(c: Complete): Kind | 'commands' {
+export function shellKind(c: Complete): Kind {
   if (typeof c === 'object') return `=${c.words.join(',')}`;
   switch (c) {
     case 'device': return 'devices';
@@ -98,62 +65,72 @@ export function shellKind(c: Complete): Kind | 'commands' {
     case 'tree': return 'trees';
     case 'sysfs': return 'sysfs';
     case 'file': return 'files';
+    // a program to run (`run -- CMD`): a path, as files complete
+    case 'command': return 'files';
     case 'dir': return 'dirs';
     case 'lesson': return `=${[...SCENARIOS.map((x) => x.name), 'hint', 'stop'].join(',')}`;
     case 'demo': return `=${SCENARIOS.map((x) => x.name).join(',')}`;
-    case 'command': return 'commands';
     case 'none': return 'none';
   }
 }
 
-/** the kind of a definition's flag, by its long (or short) name */
-export function flagKind(cmd: Command, o: Option): Kind | undefined {
-  const def = definitionOf(cmd);
-  const f = def?.flags?.find((x) => {
-    const names = x.flags.split(/[ ,|]+/).filter((w) => w.startsWith('-'));
-    return names.includes(o.long ?? '') || names.includes(o.short ?? '');
-  });
-  if (!f) return undefined;
-  const k = shellKind(f.complete ?? 'none');
-  return k === 'commands' ? 'none' : k;
-}
+/** the option commander adds to every command but `help` */
+const HELP_FLAG: FlagSpec = { flags: '-h, --help', description: 'display help for command' };
 
-/** Read the commands, options and arguments from the commander program (kinds from the definitions). */
-export function completionSpec(program: Command): CompletionSpec {
-  const help = program.createHelp();
+/** Read the commands, options and arguments from the definitions (hidden ones left out). */
+export function completionSpec(defs: readonly AnyCommand[]): CompletionSpec {
   const unmapped: string[] = [];
-  const optSpec = (path: string, o: Option, cmd: Command): OptSpec => {
-    const flags = [o.short, o.long].filter((f): f is string => f !== undefined);
+  const optSpec = (where: string, f: FlagSpec): OptSpec => {
+    const o = new Option(f.flags, f.description);
+    const flags = [o.short, o.long].filter((x): x is string => x !== undefined);
     let kind: Kind | null = null;
     if (o.required || o.optional) {
-      const known = o.argChoices ? (`=${o.argChoices.join(',')}` as const) : (flagKind(cmd, o) ?? OPT_KINDS[o.long ?? '']);
-      if (known === undefined) unmapped.push(`${path || 'vfioctl'} ${o.long ?? o.short}`);
-      kind = known ?? 'none';
+      if (f.choices) kind = `=${f.choices.join(',')}`;
+      else if (f.complete !== undefined) kind = shellKind(f.complete);
+      else unmapped.push(`${where} ${o.long ?? o.short}`);
+      kind ??= 'none';
     }
-    return { flags, kind, description: o.description };
+    return { flags, kind, description: f.description };
   };
-  /** `siblings`: the commands next to `cmd`, which `help <command>` completes to */
-  const argKind = (cmdPath: string, a: Argument, siblings: readonly string[], c: Command, i: number): Kind => {
-    const cmd = cmdPath || 'vfioctl';
-    const fromDef = definitionOf(c)?.args?.[i];
-    const k = a.argChoices ? (`=${a.argChoices.join(',')}` as const) : fromDef ? shellKind(fromDef.complete) : (ARG_KINDS[`${cmd} ${a.name()}`] ?? ARG_KINDS[a.name()]);
-    if (k === undefined) unmapped.push(`${cmd} <${a.name()}>`);
-    return k === 'commands' ? `=${siblings.join(',')}` : (k ?? 'none');
+  const argKind = (a: ArgSpec): Kind => (a.choices ? `=${a.choices.join(',')}` : shellKind(a.complete));
+  const command = (def: AnyCommand): CmdSpec => ({
+    path: def.name,
+    description: def.summary,
+    options: [...(def.flags ?? []), HELP_FLAG].map((f) => optSpec(def.name, f)),
+    args: (def.args ?? []).map(argKind),
+    variadic: (def.args ?? []).some((a) => a.variadic),
+    subcommands: [],
+  });
+  /** commander's `help [command]` beside `siblings`, completing to their names */
+  const withHelp = (parent: string, subs: CmdSpec[]): CmdSpec[] => {
+    const names = [...subs.map((x) => x.path.split(' ').pop()!), 'help'];
+    return [...subs, { path: parent ? `${parent} help` : 'help', description: 'display help for command', options: [], args: [`=${names.join(',')}`], variadic: false, subcommands: [] }];
   };
-  const spec = (c: Command, path: string, siblings: readonly string[]): CmdSpec => {
-    const subs = help.visibleCommands(c);
-    const names = subs.map((x) => x.name());
-    return {
-      path,
-      description: c.description(),
-      // the program's own options are listed for the program only; each script adds them after a command
-      options: help.visibleOptions(c).map((o) => optSpec(path, o, c)),
-      args: c.registeredArguments.map((a, i) => argKind(path, a, siblings, c, i)),
-      variadic: c.registeredArguments.some((a) => a.variadic),
-      subcommands: subs.map((x) => spec(x, path ? `${path} ${x.name()}` : x.name(), names)),
-    };
+  const top: CmdSpec[] = [];
+  const parents = new Map<string, CmdSpec>();
+  for (const def of defs.filter((d) => !d.hidden)) {
+    const [first, ...rest] = def.name.split(' ');
+    if (rest.length === 0) {
+      top.push(command(def));
+      continue;
+    }
+    let parent = parents.get(first!);
+    if (!parent) {
+      parent = { path: first!, description: PARENT_COMMANDS[first!]?.summary ?? '', options: [optSpec(first!, HELP_FLAG)], args: [], variadic: false, subcommands: [] };
+      parents.set(first!, parent);
+      top.push(parent);
+    }
+    parent.subcommands.push(command(def));
+  }
+  for (const p of parents.values()) p.subcommands = withHelp(p.path, p.subcommands);
+  const root: CmdSpec = {
+    path: '',
+    description: '',
+    options: [VERSION_FLAG, ...GLOBAL_FLAGS, HELP_FLAG].map((f) => optSpec('vfioctl', f)),
+    args: [],
+    variadic: false,
+    subcommands: withHelp('', top),
   };
-  const root = spec(program, '', []);
   const all: CmdSpec[] = [];
   const walk = (c: CmdSpec): void => {
     all.push(c);

@@ -3,16 +3,16 @@
  * pressed: names from the machine (devices, owners, drivers, modules, groups, sysfs paths),
  * read-only — it never boots or writes a state file.
  */
-import type { Out } from '../main.js';
-import type { Context } from '../context.js';
-import { bundledTreeNames, type GlobalOpts } from '../session.js';
-import type { Machine } from '../../base/machine.js';
-import { UsageError } from '../../base/errors.js';
+import { defineCommand, word } from '../../command.js';
+import type { Context } from '../../context.js';
+import { bundledTreeNames, type GlobalOpts } from '../../session.js';
+import type { Machine } from '../../../base/machine.js';
+import { UsageError } from '../../../base/errors.js';
 import { DYNAMIC, type Dynamic } from './completion-spec.js';
 
 async function machineForCompletion(ctx: Context, g: GlobalOpts): Promise<Machine | null> {
-  const { readState } = await import('../../state/store.js');
-  const { activeStatePath, bootDefault } = await import('../session.js');
+  const { readState } = await import('../../../state/state-file.js');
+  const { activeStatePath, bootDefault } = await import('../../session.js');
   try {
     // the machine the next command would act on: a lesson's scratch machine while one is in progress
     const m = readState(activeStatePath(ctx, g));
@@ -26,8 +26,8 @@ async function machineForCompletion(ctx: Context, g: GlobalOpts): Promise<Machin
 /** Entries of the sysfs directory `prefix` lies in that start like it; directories end with '/'. */
 async function sysfsCandidates(m: Machine, prefix: string): Promise<string[]> {
   if (!prefix.startsWith('/')) return ['/sys/', '/dev/'].filter((p) => p.startsWith(prefix));
-  const { sysRoot } = await import('../../sysfs/tree.js');
-  const { resolve } = await import('../../sysfs/vfs.js');
+  const { sysRoot } = await import('../../../sysfs/tree.js');
+  const { resolve } = await import('../../../sysfs/vfs.js');
   const root = sysRoot(m);
   const dir = prefix.slice(0, prefix.lastIndexOf('/') + 1);
   const base = prefix.slice(dir.length);
@@ -55,11 +55,7 @@ async function sysfsCandidates(m: Machine, prefix: string): Promise<string[]> {
   }
 }
 
-async function completeWords(ctx: Context, g: GlobalOpts, kind: string, prefix: string): Promise<string[]> {
-  if (!(DYNAMIC as readonly string[]).includes(kind)) {
-    throw new UsageError(`__complete: unknown kind "${kind}"`, `kinds: ${DYNAMIC.join(', ')} (this command is for the completion scripts: vfioctl completion --help)`);
-  }
-  const k = kind as Dynamic;
+async function completeWords(ctx: Context, g: GlobalOpts, k: Dynamic, prefix: string): Promise<string[]> {
   if (k === 'trees') return bundledTreeNames(ctx);
   const m = await machineForCompletion(ctx, g);
   if (!m) return [];
@@ -75,7 +71,38 @@ async function completeWords(ctx: Context, g: GlobalOpts, kind: string, prefix: 
   }
 }
 
-export async function completeCmd(o: Out, kind: string, prefix: string): Promise<void> {
-  const names = await completeWords(o.ctx, o.g, kind, prefix);
-  o.emit({ kind, names }, names.map((n) => n + '\n').join(''));
+export interface CompleteOptions {
+  kind: Dynamic;
+  prefix: string;
 }
+
+export interface CompleteData {
+  kind: Dynamic;
+  names: string[];
+}
+
+export default defineCommand({
+  name: '__complete',
+  group: 'teach',
+  hidden: true,
+  summary: 'names from the machine for the completion scripts, read-only (never boots a state file)',
+  example: 'vfioctl __complete devices\nvfioctl __complete sysfs /sys/bus/pl',
+  args: [
+    { name: 'kind', complete: 'none' },
+    { name: 'prefix', description: 'what the word starts with (sysfs)', required: false, default: '', complete: 'none' },
+  ],
+  // the completion scripts' own files: read-only, and the machine may be the bundled default booted in memory
+  machine: 'none',
+  lessonCheck: false,
+  options(p): CompleteOptions {
+    const kind = word(p, 0);
+    if (!(DYNAMIC as readonly string[]).includes(kind)) {
+      throw new UsageError(`__complete: unknown kind "${kind}"`, `kinds: ${DYNAMIC.join(', ')} (this command is for the completion scripts: vfioctl completion --help)`);
+    }
+    return { kind: kind as Dynamic, prefix: word(p, 1) };
+  },
+  async run(rc, o: CompleteOptions): Promise<CompleteData> {
+    return { kind: o.kind, names: await completeWords(rc.ctx, rc.g, o.kind, o.prefix) };
+  },
+  render: (d: CompleteData) => d.names.map((n) => n + '\n').join(''),
+});

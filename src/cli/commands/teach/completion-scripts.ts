@@ -1,14 +1,12 @@
 /**
- * completion bash|zsh|fish: a shell completion script generated from the commander
- * program itself (commands, subcommands, options, arguments), so it cannot drift from
- * the command line it completes. Names that live in the machine (devices, owners,
- * drivers, modules) are asked for at completion time through the hidden, read-only
- * `vfioctl __complete KIND`, which honours --state on the line being completed and
- * $VFIOCTL_STATE.
+ * The bash, zsh and fish scripts `completion` prints, written from the completion spec
+ * (completion-spec.ts: the command definitions themselves), so they cannot drift from the
+ * command line they complete. Names that live in the machine (devices, owners, drivers,
+ * modules) are asked for at completion time through the hidden, read-only
+ * `vfioctl __complete KIND` (complete.ts), which honours --state on the line being
+ * completed and $VFIOCTL_STATE.
  */
-import type { Command } from 'commander';
-import type { Out } from '../main.js';
-import { completionSpec, globalOptions, header, shCases, shSingle, type CompletionSpec, type CmdSpec, type OptSpec, type Kind, type Shell } from './completion-spec.js';
+import { globalOptions, header, shCases, shSingle, type CompletionSpec, type CmdSpec, type OptSpec, type Kind, type Shell } from './completion-spec.js';
 
 const SH_SPEC = (cases: ReturnType<typeof shCases>): string => `# what command path $1 accepts: subcommands, options, options taking a value, argument kinds
 _vfioctl_spec() {
@@ -297,19 +295,6 @@ ${lines.join('\n')}
 `;
 }
 
-function completionScript(program: Command, shell: Shell): string {
-  const s = completionSpec(program);
+export function completionScript(s: CompletionSpec, shell: Shell): string {
   return shell === 'bash' ? bashScript(s) : shell === 'zsh' ? zshScript(s) : fishScript(s);
-}
-
-// ---- vfioctl __complete KIND [PREFIX] ----
-
-/**
- * The machine for completion, never written: the state file as it is, the bundled default
- * machine (booted in memory) when there is none yet, since that is what the next command
- * would boot; null when the file cannot be used (completion then offers nothing).
- */
-export async function completionCmd(o: Out, program: Command, shell: Shell): Promise<void> {
-  const script = completionScript(program, shell);
-  o.emit({ shell, script }, script, [{ command: `source <(vfioctl completion ${shell})`, why: 'vfioctl\'s own: a real system has no completion for sysfs writes; this loads the script into the running shell' }]);
 }

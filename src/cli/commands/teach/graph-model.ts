@@ -1,10 +1,11 @@
 /**
- * graph: the machine as a picture, in Graphviz DOT or Mermaid. Devices (name and first
- * compatible) sit in their IOMMU group (a cluster/subgraph, coloured by viability), with
- * an edge to the driver they are bound to, a dashed edge to the driver their
- * driver_override names, and user-space owners pointing at the groups they hold. One
- * model is built from the machine and rendered twice, so both formats say the same.
- * Output is deterministic: everything is in machine order and ids are positional.
+ * The picture `graph` draws (the command is graph.ts beside this): the machine in
+ * Graphviz DOT or Mermaid. Devices (name and first compatible) sit in their IOMMU group
+ * (a cluster/subgraph, coloured by viability), with an edge to the driver they are bound
+ * to, a dashed edge to the driver their driver_override names, and user-space owners
+ * pointing at the groups they hold. One model is built from the machine and rendered
+ * twice, so both formats say the same. Output is deterministic: everything is in machine
+ * order and ids are positional.
  *
  * Real boards have a hundred devices or more, most of them in no IOMMU group: stacked in
  * one column they make a picture thousands of pixels tall. So a machine with more than
@@ -12,13 +13,13 @@
  * per parent bus, its cells in rows joined by invisible edges, drivers in the last column.
  * `--only vfio`, `--only groups` and `--only group N` leave out what does not matter.
  */
-import type { Machine, Device } from '../../base/machine.js';
-import { isViable, hasVfioNode } from '../../iommu/group.js';
-import { driverKind } from '../devices.js';
-import { UsageError } from '../../base/errors.js';
+import type { Machine, Device } from '../../../base/machine.js';
+import { isViable, hasVfioNode } from '../../../iommu/group.js';
+import { driverKind } from '../../devices.js';
+import { UsageError } from '../../../base/errors.js';
 
-const GRAPH_FORMATS = ['dot', 'mermaid'] as const;
-type GraphFormat = (typeof GRAPH_FORMATS)[number];
+export const GRAPH_FORMATS = ['dot', 'mermaid'] as const;
+export type GraphFormat = (typeof GRAPH_FORMATS)[number];
 
 type DeviceState = 'host' | 'vfio' | 'unbound';
 type DriverState = 'host' | 'vfio' | 'missing';

@@ -1,5 +1,5 @@
 /**
- * Writing an export (commands/export.ts plans it) so that a target that changes while it
+ * Writing an export (export.ts beside it plans it) so that a target that changes while it
  * is written cannot make vfioctl write outside it (issue 14.8). Node has no openat(2), so
  * the process working directory stands in for a directory file descriptor: a relative
  * name is resolved from the directory's inode, not from a path that can be re-pointed.
@@ -27,9 +27,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { KernelError } from '../base/errors.js';
-import { isErrnoName, errnoText, type ErrnoName } from '../base/errno.js';
-import { shq } from './sys.js';
+import { KernelError } from '../../../base/errors.js';
+import { isErrnoName, errnoText, type ErrnoName } from '../../../base/errno.js';
+import { shq } from '../../sys.js';
 
 /** The file an export leaves at the top of its directory; --force replaces only what it marks. */
 export const MARKER = '.vfioctl-export';

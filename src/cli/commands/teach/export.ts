@@ -6,15 +6,14 @@
  * empty regular files (mknod needs privileges).
  *
  * Safety (a target that changes while it is written, concurrent exports, --force): the
- * writer in ../export-writer.ts.
+ * writer in export-writer.ts beside it.
  */
 import * as path from 'node:path';
-import type { Out } from '../main.js';
-import { withMachineLogged as withMachine } from '../runner.js';
-import { type VDir, linkText, readable, isFileName } from '../../sysfs/vfs.js';
-import { refuse, writeExportTree, type PlanEntry } from '../export-writer.js';
+import { defineCommand, word } from '../../command.js';
+import { type VDir, linkText, readable, isFileName } from '../../../sysfs/vfs.js';
+import { refuse, writeExportTree, type ExportCounts, type PlanEntry } from './export-writer.js';
 
-export { MARKER } from '../export-writer.js';
+export { MARKER } from './export-writer.js';
 
 /** A file name that a directory entry may have: never empty, '.', '..', or with '/' or NUL. */
 function checkName(name: string, parent: string): void {
@@ -53,14 +52,36 @@ function planExport(root: VDir): PlanEntry[] {
   return out;
 }
 
-export async function exportCmd(o: Out, dirArg: string, opts: { force?: boolean }): Promise<void> {
-  const base = path.resolve(o.ctx.cwd, dirArg);
-  await withMachine(o.ctx, o.g, 'read', ({ m, sys }) => {
-    const plan = planExport(sys.root); // every name is checked before anything is written
-    const counts = writeExportTree(base, plan, { force: opts.force === true, model: m.model, record: (cmd, why) => sys.record(cmd, why, 'ok') });
-    const r = { dir: base, ...counts };
-    let text = `exported ${m.model} to ${base}: ${r.dirs} directories, ${r.files} files, ${r.links} symbolic links\n`;
-    if (r.devNodes) text += `  /dev/vfio nodes are empty regular files (${r.devNodes}): mknod needs privileges\n`;
-    o.emit({ ...r }, text, sys.steps);
-  });
+export interface ExportOptions {
+  dir: string;
+  force: boolean;
 }
+
+export interface ExportData extends ExportCounts {
+  dir: string;
+  /** the machine exported (the text names it; not in the JSON document) */
+  model: string;
+}
+
+export default defineCommand({
+  name: 'export',
+  group: 'teach',
+  summary: 'write /sys and /dev/vfio as a real directory tree (for ls -l, cat, readlink, find)',
+  example: 'vfioctl export /tmp/machine && readlink /tmp/machine/sys/bus/platform/devices/fff51000.ethernet/driver\nvfioctl export --force /tmp/machine   # again, after a change',
+  args: [{ name: 'dir', description: 'directory to create (or an empty one)', complete: 'dir' }],
+  flags: [{ flags: '--force', description: 'replace the sys/ and dev/ of an earlier export in <dir> (nothing else in it is touched)' }],
+  machine: 'read',
+  options: (p): ExportOptions => ({ dir: word(p, 0), force: p.flags['force'] === true }),
+  run(rc, o: ExportOptions, { m, sys }): ExportData {
+    const base = path.resolve(rc.ctx.cwd, o.dir);
+    const plan = planExport(sys.root); // every name is checked before anything is written
+    const counts = writeExportTree(base, plan, { force: o.force, model: m.model, record: (cmd, why) => sys.record(cmd, why, 'ok') });
+    return { dir: base, ...counts, model: m.model };
+  },
+  render(r: ExportData) {
+    let text = `exported ${r.model} to ${r.dir}: ${r.dirs} directories, ${r.files} files, ${r.links} symbolic links\n`;
+    if (r.devNodes) text += `  /dev/vfio nodes are empty regular files (${r.devNodes}): mknod needs privileges\n`;
+    return text;
+  },
+  json: ({ model: _model, ...doc }: ExportData) => doc,
+});
