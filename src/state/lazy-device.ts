@@ -34,6 +34,8 @@ export interface Cell {
   activityOut: boolean;
   /** how many IRQs the line has (-1: not counted yet) */
   nirqs: number;
+  /** whether the line leaves `activity` out (the device is idle); undefined: not looked yet */
+  idle: boolean | undefined;
 }
 
 /**
@@ -77,7 +79,7 @@ export function cellIrqs(c: Cell): number {
 }
 
 /** whether the line left `activity` out: the device is idle (as newActivity makes it) */
-const idleLine = (c: Cell): boolean => !c.line.includes('"activity":');
+const idleLine = (c: Cell): boolean => (c.idle ??= !c.line.includes('"activity":'));
 
 /** the object behind a cell, decoded */
 function full(c: Cell): Obj {
@@ -167,7 +169,7 @@ export function lazyDevices(lines: readonly string[], irqController: string | nu
     p = key(line, at, ',"driver":');
     if (p >= 0) [t['driver'], at] = readString(line, p);
     else t['driver'] = null;
-    const c: Cell = { line, t, full: false, prevParent, irqController, activityOut: false, nirqs: -1 };
+    const c: Cell = { line, t, full: false, prevParent, irqController, activityOut: false, nirqs: -1, idle: undefined };
     out[i] = new Proxy(c, HANDLER) as unknown as Device;
     view[i] = t;
   }

@@ -33,9 +33,21 @@ function readOr(f: string, dflt: string, fn: (f: string) => string): string {
   }
 }
 
+const small = Buffer.allocUnsafe(4096);
+
+/** A /proc file (stat says size 0, so readFileSync would read it in growing chunks): one read(2) of at most 4 KiB. */
+function readProc(f: string): string {
+  const fd = fs.openSync(f, 'r');
+  try {
+    return small.toString('latin1', 0, fs.readSync(fd, small, 0, small.length, null));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** /proc/<pid>/stat field 22 (starttime); '' when unreadable */
 function startTime(pid: number | 'self'): string {
-  const stat = readOr(`/proc/${pid}/stat`, '', (f) => fs.readFileSync(f, 'latin1'));
+  const stat = readOr(`/proc/${pid}/stat`, '', readProc);
   if (!stat) return '';
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return rest[19] ?? '';
@@ -46,7 +58,7 @@ export function self(): Holder {
   return (me ??= {
     pid: process.pid,
     pidns: readOr('/proc/self/ns/pid', '', (f) => fs.readlinkSync(f)),
-    boot: readOr('/proc/sys/kernel/random/boot_id', '', (f) => fs.readFileSync(f, 'latin1').trim()),
+    boot: readOr('/proc/sys/kernel/random/boot_id', '', (f) => readProc(f).trim()),
     start: startTime('self'),
     host: os.hostname(),
     token: '',
