@@ -15,7 +15,7 @@ import { StateError } from '../src/base/errors.js';
 import { findDevice, isRunning, type Machine, type Device } from '../src/base/machine.js';
 import { modprobe } from '../src/base/module.js';
 import { vfioOpen, startDevice } from '../src/userspace/owner.js';
-import { tick } from '../src/klog/klog.js';
+import { tick, printk } from '../src/klog/klog.js';
 import { Sys } from '../src/cli/sys.js';
 import { boot } from '../src/base/boot.js';
 import { parseOwnYaml } from '../src/devicetree/formats/own-yaml.js';
@@ -82,7 +82,7 @@ test('one device written through sysfs: that one is decoded and written anew, ev
   const after = out.split('\n');
   assert.equal(after.length, before.length);
   const changed = after.map((l, i) => (l === before[i] ? -1 : i)).filter((i) => i >= 0);
-  // the first line holds the seal and the log; the device's own line is the other change
+  // the first line holds the seal (the clock moved: it changed); the device's own line is the other change
   assert.deepEqual(changed.length, 2, `changed lines: ${changed.join(', ')}`);
   assert.match(after[changed[1]!]!, new RegExp(`^\\{"name":"${target.replace('.', '\\.')}".*"driverOverride":"vfio-platform"`));
   assert.equal(findDevice(readWhole(Buffer.from(out)), target)!.driverOverride, 'vfio-platform');
@@ -139,4 +139,21 @@ test('any change to a sealed file breaks the seal; the file is then read whole a
   // and the next write seals it again
   assert.ok(isSealed(encodeState(edited)));
   assert.equal(serializeState(edited).includes('"model":"my machine"'), true);
+});
+
+test('the kernel log: lines kept as read, new ones added, and the ring trimmed at its start, across sealed writes', () => {
+  let m = bootTree('default');
+  for (let i = 0; i < 4220; i++) printk(m, 6, `line ${i} "quoted" \\ and é`);
+  let trimmed = false;
+  for (let round = 0; round < 3; round++) {
+    const bytes = sameBothWays(m, `round ${round}`);
+    m = readBytes(bytes);
+    const first = m.log[0]!.text;
+    for (let i = 0; i < 25; i++) printk(m, 4, `round ${round} line ${i}`);
+    const again = readWhole(encodeState(m));
+    assert.deepEqual(again.log.map((l) => l.text), m.log.map((l) => l.text), `round ${round}: the log written is the log`);
+    assert.equal(again.log.at(-1)!.text, `round ${round} line 24`);
+    trimmed ||= m.log[0]!.text !== first;
+  }
+  assert.ok(trimmed, 'the ring was trimmed in one of the rounds');
 });

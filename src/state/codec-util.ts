@@ -43,3 +43,11 @@ export const FIRST_PARENT = '/sys/devices/platform';
 export const GROUP_KEYS = new Set(['id', 'devices', 'owner', 'type', 'iommu']);
 
 export type { Machine };
+
+/**
+ * Under this key (not enumerable) a machine read from a sealed file keeps what
+ * lazy-device.ts made of it (its LazyDevices), so that the encoder finds each device's
+ * Cell by position (the device at index i is still the one read there) without a trap
+ * per device.
+ */
+export const READ: unique symbol = Symbol('vfioctl.readDevices');

@@ -9,12 +9,12 @@
  * Anything else is a StateError naming the JSON path of the first fault.
  */
 import { StateError } from '../base/errors.js';
-import type { Machine, Device } from '../base/machine.js';
+import type { Machine } from '../base/machine.js';
 import { ShapeError, kind, show } from './codec-util.js';
 import { decodeMachine } from './decode.js';
 import { checkMachine } from './shape.js';
 import { isSealed } from './digest.js';
-import { lazyDevices } from './lazy-device.js';
+import { lazyDevices, type LazyDevices } from './lazy-device.js';
 import { FIRST_PARENT } from './codec-util.js';
 import { STATE_FORMAT, STATE_VERSION, STATE_OLDEST_VERSION } from './version.js';
 
@@ -79,24 +79,45 @@ export function parseState(p: string, data: string | Uint8Array): Machine {
 }
 
 
-const SECTION = '"devices":[\n';
+/**
+ * Where the section `"<key>":[` + newline + lines joined by `,` and newline + newline + `]`
+ * of a sealed document is: the index of its key, of its first line, and of the newline
+ * that ends its last line. No line holds a newline (JSON escapes them), so the sequence
+ * key, `[`, newline is only ever a section start, and the first newline and `]` after it
+ * ends it.
+ */
+function section(text: string, key: string): { at: number; from: number; end: number } | null {
+  const start = `"${key}":[\n`;
+  const at = text.indexOf(start);
+  if (at < 0) return null;
+  const from = at + start.length;
+  const end = text.indexOf('\n]', from - 1);
+  return end < 0 ? null : { at, from, end };
+}
+
+const linesOf = (text: string, s: { from: number; end: number }): string[] => (s.end <= s.from ? [] : text.slice(s.from, s.end).split(',\n'));
 
 /**
- * A sealed document split as encode.ts writes it: the document with an empty device list
- * (one JSON.parse of everything else), and the device lines. Null when it is not laid
- * out that way (a seal on another layout): the caller reads it whole.
+ * A sealed document split as encode.ts writes it: the devices one per line (read lazily),
+ * the kernel log one line per entry (parsed, its lines kept for the next write), and one
+ * JSON.parse of everything else. Null when it is not laid out that way (a seal on
+ * another layout): the caller reads it whole.
  */
-function readSealed(text: string): { doc: unknown; lazy: { devices: Device[]; view: object[] } } | null {
-  const at = text.indexOf(SECTION);
-  if (at < 0) return null;
-  const from = at + SECTION.length;
-  // no line holds a newline (JSON escapes them): the section ends at the first "\n]"
-  const end = text.indexOf('\n]', from - 1);
-  if (end < 0) return null;
+function readSealed(text: string): { doc: unknown; lazy: LazyDevices } | null {
+  const dev = section(text, 'devices');
+  const log = section(text, 'log');
+  if (!dev || !log || log.at < dev.end) return null;
   try {
-    const doc = JSON.parse(text.slice(0, at) + '"devices":[]' + text.slice(end + 2)) as Record<string, unknown>;
+    const rest = text.slice(0, dev.at) + '"devices":[]' + text.slice(dev.end + 2, log.at) + '"log":[]' + text.slice(log.end + 2);
+    const doc = JSON.parse(rest) as Record<string, unknown>;
+    const machine = doc['machine'] as Record<string, unknown>;
+    const lines = linesOf(text, log);
+    const entries = JSON.parse(`[${text.slice(log.from, log.end)}]`) as unknown[];
+    if (!machine || entries.length !== lines.length) return null;
+    machine['log'] = entries;
     const irq = typeof doc['irqController'] === 'string' ? doc['irqController'] : null;
-    return { doc, lazy: lazyDevices(end <= from ? [] : text.slice(from, end).split(',\n'), irq, FIRST_PARENT) };
+    // (a copy: the machine's log array grows and is trimmed in place)
+    return { doc, lazy: { ...lazyDevices(linesOf(text, dev), irq, FIRST_PARENT), log: { entries: entries.slice(), lines } } };
   } catch {
     return null;
   }

@@ -5,7 +5,8 @@
  */
 import { newActivity } from '../base/machine.js';
 import type { Machine, Device } from '../base/machine.js';
-import { isObj, fail, nodeBase, FIRST_PARENT } from './codec-util.js';
+import { isObj, fail, nodeBase, FIRST_PARENT, READ } from './codec-util.js';
+import type { LazyDevices } from './lazy-device.js';
 
 const MACHINE_ARRAYS = ['devices', 'drivers', 'groups', 'log', 'modules', 'owners'] as const;
 
@@ -14,12 +15,15 @@ const MACHINE_ARRAYS = ['devices', 'drivers', 'groups', 'log', 'modules', 'owner
  * read line by line) and the plain objects behind them; the document's own `devices` is
  * then an empty placeholder.
  */
-export function decodeMachine(x: unknown, v1: boolean, irqController: string | null, lazy?: { devices: Device[]; view: object[] }): Machine {
+export function decodeMachine(x: unknown, v1: boolean, irqController: string | null, lazy?: LazyDevices): Machine {
   if (!isObj(x)) fail('machine', 'an object', x);
   for (const k of MACHINE_ARRAYS) if (!Array.isArray(x[k])) fail(`machine.${k}`, 'an array', x[k]);
   if (typeof x['clockUs'] !== 'number') fail('machine.clockUs', 'a number', x['clockUs']);
   if (!isObj(x['buses'])) fail('machine.buses', 'an object', x['buses']);
-  if (lazy) x['devices'] = lazy.devices;
+  if (lazy) {
+    x['devices'] = lazy.devices;
+    Object.defineProperty(x, READ, { value: lazy, enumerable: false });
+  }
   else {
     const c: Carry = { parentDir: FIRST_PARENT, irqController, v1 };
     const all = x['devices'] as unknown[];

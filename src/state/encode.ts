@@ -6,7 +6,7 @@ import type { Machine, Device, Activity, IommuGroup } from '../base/machine.js';
 import { isObj, countKeys, nodeBase, FIRST_PARENT, GROUP_KEYS, type Obj } from './codec-util.js';
 import { STATE_VERSION } from './version.js';
 import { seal } from './digest.js';
-import { cellOf, cellIrqs, decodeCell } from './lazy-device.js';
+import { cellOf, cellIrqs, decodeCell, READ, type LazyDevices } from './lazy-device.js';
 
 /*
  * Format version 2 is the Machine object with these fields left out (decodeMachine puts
@@ -26,8 +26,9 @@ import { cellOf, cellIrqs, decodeCell } from './lazy-device.js';
  * Every other field, including ones added to the Machine type later, is written as it is.
  *
  * The devices are written one per line, each with name, bus, parentDir, iommuGroup and
- * driver first (lazy-device.ts reads those without decoding the line); every other part
- * of the document is on the first line. A device read from a sealed file and not looked
+ * driver first (lazy-device.ts reads those without decoding the line), and so are the
+ * kernel log's entries; every other part of the document is on the first line or after
+ * the devices. A device read from a sealed file and not looked
  * at since is written back as the line it was read from.
  */
 
@@ -62,9 +63,11 @@ export function encodeState(m: Machine): Buffer {
   // the plain objects (behind a lazy device: its Cell's), read without the Proxy's traps
   const view = new Array<Obj>(devices.length);
   let prev: unknown = FIRST_PARENT;
+  const read = (m as unknown as Record<symbol, LazyDevices | undefined>)[READ];
   for (let i = 0; i < devices.length; i++) {
     const d = devices[i]!;
-    const c = cellOf(d);
+    // the device read at this index (no trap), or any device (asked)
+    const c = read && read.devices[i] === d ? read.cells[i] : cellOf(d);
     if (c && !c.full && c.prevParent === prev && c.irqController === irqController && (!c.activityOut || isIdle(c.t['activity'] as Activity, cellIrqs(c)))) {
       lines[i] = c.line; // as read: nothing of it was looked at but its leading fields
     } else {
@@ -80,12 +83,35 @@ export function encodeState(m: Machine): Buffer {
   let first = true;
   const x = m as unknown as Obj;
   for (const k in x) {
-    const v = k === 'devices' ? `[\n${lines.join(',\n')}\n]` : JSON.stringify(k === 'groups' ? encodeGroups(m.groups, view as unknown as Device[]) : x[k]);
+    const v =
+      k === 'devices'
+        ? `[\n${lines.join(',\n')}\n]`
+        : k === 'log' && Array.isArray(x[k])
+          ? `[\n${logLines(x[k] as unknown[], read?.log).join(',\n')}\n]`
+          : JSON.stringify(k === 'groups' ? encodeGroups(m.groups, view as unknown as Device[]) : x[k]);
     if (v === undefined) continue;
     rest += `${first ? '' : ','}${JSON.stringify(k)}:${v}`;
     first = false;
   }
   return seal(STATE_VERSION, rest + '}}\n');
+}
+
+/**
+ * The log, one line per entry: an entry read from the file (the same object, which
+ * nothing changes once printed) is written as the line it was read from. The ring drops
+ * entries at its start and adds them at its end, so the kept ones are one run.
+ */
+function logLines(log: readonly unknown[], read: LazyDevices['log']): string[] {
+  const out = new Array<string>(log.length);
+  let j = read && log.length > 0 ? read.entries.indexOf(log[0]) : -1;
+  for (let i = 0; i < log.length; i++) {
+    if (j >= 0 && j < read!.lines.length && read!.entries[j] === log[i]) out[i] = read!.lines[j++]!;
+    else {
+      j = -1;
+      out[i] = JSON.stringify(log[i]) ?? 'null';
+    }
+  }
+  return out;
 }
 
 /** The controller of the first IRQ: the one an IRQ that names none has (most have it). */

@@ -17,6 +17,7 @@ import { newActivity, RUNNING_HINT } from '../base/machine.js';
 import type { Device } from '../base/machine.js';
 import { decodeDevice, type Carry } from './decode.js';
 import type { Obj } from './codec-util.js';
+export { READ } from './codec-util.js';
 
 /** What the encoder needs to know of a device that came from a line. */
 export interface Cell {
@@ -47,6 +48,15 @@ export const LAZY: unique symbol = Symbol('vfioctl.lazyDevice');
 
 /** the fields answered from the start of the line */
 const CHEAP = new Set(['name', 'bus', 'parentDir', 'iommuGroup', 'driver']);
+
+/** What lazyDevices makes: the devices, the plain objects behind them and their Cells, index for index. */
+export interface LazyDevices {
+  devices: Device[];
+  view: Obj[];
+  cells: Cell[];
+  /** the log entries as read, and the line each was read from (a printed line never changes) */
+  log?: { entries: readonly unknown[]; lines: readonly string[] };
+}
 
 /** The Cell of a device read from a sealed file, or undefined. */
 export const cellOf = (d: Device): Cell | undefined => (d as unknown as Record<symbol, Cell | undefined>)[LAZY];
@@ -117,8 +127,11 @@ const HANDLER: ProxyHandler<Cell> = {
   deleteProperty: (c, k) => Reflect.deleteProperty(full(c), k),
 };
 
-/** A JSON string starting at line[at] (its opening quote): [value, index after it]. */
-function readString(line: string, at: number): [string, number] {
+/** where the last readString ended (after the closing quote): no array per call */
+let strEnd = 0;
+
+/** The JSON string starting at line[at] (its opening quote); strEnd is set past it. */
+function readString(line: string, at: number): string {
   let end = line.indexOf('"', at + 1);
   while (end > 0 && line.charCodeAt(end - 1) === 0x5c) {
     // a quote after backslashes: escaped only if there is an odd number of them
@@ -128,50 +141,56 @@ function readString(line: string, at: number): [string, number] {
     end = line.indexOf('"', end + 1);
   }
   if (end < 0) throw new SyntaxError('unterminated string');
+  strEnd = end + 1;
   const raw = line.slice(at + 1, end);
-  return [raw.includes('\\') ? (JSON.parse(line.slice(at, end + 1)) as string) : raw, end + 1];
+  return raw.includes('\\') ? (JSON.parse(line.slice(at, end + 1)) as string) : raw;
 }
 
-/** A key of the line's leading fields at `at` (`,"bus":`), or -1. */
-const key = (line: string, at: number, k: string): number => (line.startsWith(k, at) ? at + k.length : -1);
+const K_BUS = ',"bus":';
+const K_PARENT = ',"parentDir":';
+const K_GROUP = ',"iommuGroup":';
+const K_DRIVER = ',"driver":';
 
 /**
  * The devices of a sealed document's device section (one line each), with the leading
  * fields read and the rest left for later. Throws SyntaxError when a line does not start
  * the way encode.ts writes it (the caller then reads the file whole).
  */
-export function lazyDevices(lines: readonly string[], irqController: string | null, firstParent: string): { devices: Device[]; view: Obj[] } {
+export function lazyDevices(lines: readonly string[], irqController: string | null, firstParent: string): Omit<LazyDevices, 'log'> {
   const out: Device[] = new Array(lines.length);
   const view: Obj[] = new Array(lines.length);
+  const cells: Cell[] = new Array(lines.length);
   let parent = firstParent;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (!line.startsWith('{"name":"')) throw new SyntaxError(`device line ${i} does not start with its name`);
-    const t: Obj = {};
-    let at: number;
-    [t['name'], at] = readString(line, 8);
-    let p = key(line, at, ',"bus":');
-    if (p >= 0) [t['bus'], at] = readString(line, p);
-    else t['bus'] = 'platform';
+    const name = readString(line, 8);
+    let at = strEnd;
+    let bus = 'platform';
+    if (line.startsWith(K_BUS, at)) {
+      bus = readString(line, at + K_BUS.length);
+      at = strEnd;
+    }
     const prevParent = parent;
-    p = key(line, at, ',"parentDir":');
-    if (p >= 0) [parent, at] = readString(line, p);
-    t['parentDir'] = parent;
-    p = key(line, at, ',"iommuGroup":');
-    if (p >= 0) {
+    if (line.startsWith(K_PARENT, at)) {
+      parent = readString(line, at + K_PARENT.length);
+      at = strEnd;
+    }
+    let iommuGroup: number | null = null;
+    if (line.startsWith(K_GROUP, at)) {
+      const p = at + K_GROUP.length;
       let e = p;
       while (e < line.length && line.charCodeAt(e) !== 0x2c && line.charCodeAt(e) !== 0x7d) e++;
-      const id = Number(line.slice(p, e));
-      if (!Number.isSafeInteger(id)) throw new SyntaxError(`device line ${i}: iommuGroup is not a whole number`);
-      t['iommuGroup'] = id;
+      iommuGroup = Number(line.slice(p, e));
+      if (!Number.isSafeInteger(iommuGroup)) throw new SyntaxError(`device line ${i}: iommuGroup is not a whole number`);
       at = e;
-    } else t['iommuGroup'] = null;
-    p = key(line, at, ',"driver":');
-    if (p >= 0) [t['driver'], at] = readString(line, p);
-    else t['driver'] = null;
+    }
+    const driver = line.startsWith(K_DRIVER, at) ? readString(line, at + K_DRIVER.length) : null;
+    const t: Obj = { name, bus, parentDir: parent, iommuGroup, driver };
     const c: Cell = { line, t, full: false, prevParent, irqController, activityOut: false, nirqs: -1, idle: undefined };
     out[i] = new Proxy(c, HANDLER) as unknown as Device;
     view[i] = t;
+    cells[i] = c;
   }
-  return { devices: out, view };
+  return { devices: out, view, cells };
 }
