@@ -12,7 +12,7 @@ export function lookupDevice(m: Machine, arg: string): Device {
   let d = m.devices.find((x) => x.name === arg);
   if (!d && arg.includes('/') && !arg.startsWith('/')) {
     const [bus, name] = [arg.slice(0, arg.indexOf('/')), arg.slice(arg.indexOf('/') + 1)];
-    d = m.devices.find((x) => x.bus === bus && x.name === name);
+    d = m.devices.find((x) => x.name === name && x.bus === bus);
   }
   if (!d && arg.startsWith('/')) d = m.devices.find((x) => x.of.fullName === arg);
   if (d) return d;

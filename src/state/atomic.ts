@@ -18,17 +18,17 @@ export interface KeepAttrs {
   gid?: number;
 }
 
-/** Replace `file` atomically with `data`. On failure the temporary file is removed and the error thrown. */
-export function writeFileAtomic(file: string, data: string | Buffer, keep: KeepAttrs = {}): void {
+/** Replace `file` atomically with `data` (the parts of a Buffer[] one after the other). On failure the temporary file is removed and the error thrown. */
+export function writeFileAtomic(file: string, data: string | Buffer | readonly Buffer[], keep: KeepAttrs = {}): void {
   const dir = path.dirname(file);
   const tmp = tmpPath(file, newToken());
-  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const parts = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : Buffer.isBuffer(data) ? [data] : data;
   fs.mkdirSync(dir, { recursive: true });
   const fd = fs.openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, keep.mode ?? 0o644);
   try {
     try {
       // write(2) may write less than asked (a full disk, a signal): go on until all is written
-      for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+      for (const buf of parts) for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
       if (keep.mode !== undefined) fs.fchmodSync(fd, keep.mode); // past the umask
       if (keep.uid !== undefined && keep.gid !== undefined && keep.uid !== process.getuid?.()) {
         try {

@@ -19,7 +19,7 @@ import { FIRST_PARENT } from './codec-util.js';
 import { STATE_FORMAT, STATE_VERSION, STATE_OLDEST_VERSION } from './version.js';
 
 export { STATE_FORMAT, STATE_VERSION } from './version.js';
-export { serializeState, encodeState } from './encode.js';
+export { serializeState, encodeState, encodeStateParts } from './encode.js';
 
 /** How to start over from a file that cannot be used (the same words for every fault). */
 export const RECOVER = (p: string): string =>

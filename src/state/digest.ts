@@ -45,16 +45,13 @@ export function fingerprint(b: Uint8Array): string {
 
 /**
  * The document `{"format":…,"version":N,` + `rest` with the seal between, as the bytes to
- * write: `rest` is the remainder of the JSON object (its other fields, the closing brace
- * and the newline).
+ * write, in two parts (the head with the seal, and the rest): `rest` is the remainder of
+ * the JSON object (its other fields, the closing brace and the newline).
  */
-export function seal(version: number, rest: string): Buffer {
+export function seal(version: number, rest: string): [Buffer, Buffer] {
   const body = Buffer.from(rest, 'utf8');
   const head = `{"format":"${STATE_FORMAT}","version":${version},"${KEY}":"${fingerprint(body)}",`;
-  const out = Buffer.allocUnsafe(head.length + body.length);
-  out.write(head, 0, 'latin1');
-  body.copy(out, head.length);
-  return out;
+  return [Buffer.from(head, 'latin1'), body];
 }
 
 const HEAD = new RegExp(`^\\{"format":"${STATE_FORMAT}","version":(\\d{1,9}),"${KEY}":"([0-9a-f]{32})",`);

@@ -57,6 +57,11 @@ export function serializeState(m: Machine): string {
 
 /** The state document of a machine, as the bytes of the file. */
 export function encodeState(m: Machine): Buffer {
+  return Buffer.concat(encodeStateParts(m));
+}
+
+/** The state document of a machine, as the bytes of the file in parts (written one after the other). */
+export function encodeStateParts(m: Machine): Buffer[] {
   const devices = m.devices;
   const irqController = firstIrqController(devices);
   const lines = new Array<string>(devices.length);
@@ -132,7 +137,7 @@ function firstIrqController(devices: readonly Device[]): string | null {
 /**
  * One device as its line: the fields decodeDevice restores left out, and the ones
  * lazy-device.ts reads without decoding (name, bus, parentDir, iommuGroup, driver)
- * first, in that order. Whether a field is left out depends only on its own value (and,
+ * first, in that order, then `activity` when it is not idle. Whether a field is left out depends only on its own value (and,
  * for parentDir, on the previous device's), so an object two devices share is written
  * the same way at both places.
  */
@@ -144,6 +149,8 @@ function encodeDevice(d: Obj, prevParent: unknown, irqController: string | null)
   if (d['driver'] !== null) o['driver'] = d['driver'];
   const irqs = d['irqs'];
   const nirqs = Array.isArray(irqs) ? irqs.length : -1;
+  // a device that is not idle says so right after the leading fields (lazy-device.ts looks there)
+  if ('activity' in d && !(nirqs >= 0 && isIdle(d['activity'] as Activity, nirqs))) o['activity'] = d['activity'];
   for (const k in d) {
     const v = d[k];
     switch (k) {
@@ -169,8 +176,7 @@ function encodeDevice(d: Obj, prevParent: unknown, irqController: string | null)
         if (v !== null) o[k] = v;
         continue;
       case 'activity':
-        if (!(nirqs >= 0 && isIdle(v as Activity, nirqs))) o[k] = v;
-        continue;
+        continue; // above
       default:
         o[k] = v;
     }

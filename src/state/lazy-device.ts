@@ -9,7 +9,8 @@
  * fields every walk over all devices reads (the sysfs tree, bus lookups, IOMMU group
  * membership) from the start of its line, where encode.ts writes them first: `name`,
  * `bus`, `parentDir`, `iommuGroup`, `driver`; and `activity` while the device is idle (no
- * `activity` in its line), as the fresh object an idle device has. Any other read, any
+ * `activity` after those fields: encode.ts writes a busy one there), as the fresh object
+ * an idle device has. Any other read, any
  * write, any listing of its keys decodes the line into the object first, exactly as
  * decodeDevice does for a whole-file read. A device once decoded is written anew.
  */
@@ -35,8 +36,8 @@ export interface Cell {
   activityOut: boolean;
   /** how many IRQs the line has (-1: not counted yet) */
   nirqs: number;
-  /** whether the line leaves `activity` out (the device is idle); undefined: not looked yet */
-  idle: boolean | undefined;
+  /** whether the line leaves `activity` out (the device is idle): encode.ts writes it right after the leading fields */
+  readonly idle: boolean;
 }
 
 /**
@@ -89,7 +90,7 @@ export function cellIrqs(c: Cell): number {
 }
 
 /** whether the line left `activity` out: the device is idle (as newActivity makes it) */
-const idleLine = (c: Cell): boolean => (c.idle ??= !c.line.includes('"activity":'));
+const idleLine = (c: Cell): boolean => c.idle;
 
 /** the object behind a cell, decoded */
 function full(c: Cell): Obj {
@@ -150,6 +151,7 @@ const K_BUS = ',"bus":';
 const K_PARENT = ',"parentDir":';
 const K_GROUP = ',"iommuGroup":';
 const K_DRIVER = ',"driver":';
+const K_ACTIVITY = ',"activity":';
 
 /**
  * The devices of a sealed document's device section (one line each), with the leading
@@ -185,9 +187,14 @@ export function lazyDevices(lines: readonly string[], irqController: string | nu
       if (!Number.isSafeInteger(iommuGroup)) throw new SyntaxError(`device line ${i}: iommuGroup is not a whole number`);
       at = e;
     }
-    const driver = line.startsWith(K_DRIVER, at) ? readString(line, at + K_DRIVER.length) : null;
+    let driver: string | null = null;
+    if (line.startsWith(K_DRIVER, at)) {
+      driver = readString(line, at + K_DRIVER.length);
+      at = strEnd;
+    }
+    const idle = !line.startsWith(K_ACTIVITY, at);
     const t: Obj = { name, bus, parentDir: parent, iommuGroup, driver };
-    const c: Cell = { line, t, full: false, prevParent, irqController, activityOut: false, nirqs: -1, idle: undefined };
+    const c: Cell = { line, t, full: false, prevParent, irqController, activityOut: false, nirqs: -1, idle };
     out[i] = new Proxy(c, HANDLER) as unknown as Device;
     view[i] = t;
     cells[i] = c;

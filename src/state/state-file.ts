@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StateError } from '../base/errors.js';
 import type { Machine } from '../base/machine.js';
-import { parseState, encodeState, RECOVER, STATE_FORMAT } from './codec.js';
+import { parseState, encodeStateParts, RECOVER, STATE_FORMAT } from './codec.js';
 import { readRegular, lstatOrNull, kindOf } from './file.js';
 import { writeFileAtomic, removeLeftovers, type KeepAttrs } from './atomic.js';
 
@@ -64,9 +64,10 @@ const isStateHead = (head: string): boolean => {
  * root); then remove the temporary files of killed writers. The caller holds the lock.
  */
 export function writeState(p: string, m: Machine, keep: KeepAttrs = {}): void {
-  const text = encodeState(m);
-  if (text.length > STATE_MAX_BYTES) {
-    throw new StateError(p, `the machine is too big to keep: its state would take ${MIB(text.length)}, over the limit of ${MIB(STATE_MAX_BYTES)} (README "Limits on input")`, 'nothing was changed: the previous state is still in place; load a smaller tree');
+  const text = encodeStateParts(m);
+  const size = text.reduce((n, b) => n + b.length, 0);
+  if (size > STATE_MAX_BYTES) {
+    throw new StateError(p, `the machine is too big to keep: its state would take ${MIB(size)}, over the limit of ${MIB(STATE_MAX_BYTES)} (README "Limits on input")`, 'nothing was changed: the previous state is still in place; load a smaller tree');
   }
   try {
     writeFileAtomic(p, text, keep);

@@ -87,7 +87,7 @@ function busNode(m: Machine, bus: BusName): VDir {
     devices: lazyDir(
       () => m.devices.filter((d) => d.bus === bus).map((d) => d.name),
       (n) => {
-        const d = m.devices.find((x) => x.bus === bus && x.name === n);
+        const d = m.devices.find((x) => x.name === n && x.bus === bus);
         return d ? link(deviceDir(d)) : undefined;
       },
     ),
