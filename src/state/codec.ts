@@ -117,7 +117,7 @@ function readSealed(text: string): { doc: unknown; lazy: LazyDevices } | null {
     machine['log'] = entries;
     const irq = typeof doc['irqController'] === 'string' ? doc['irqController'] : null;
     // (a copy: the machine's log array grows and is trimmed in place)
-    return { doc, lazy: { ...lazyDevices(linesOf(text, dev), irq, FIRST_PARENT), log: { entries: entries.slice(), lines } } };
+    return { doc, lazy: { ...lazyDevices(text, dev.from, dev.end, irq, FIRST_PARENT), log: { entries: entries.slice(), lines } } };
   } catch {
     return null;
   }

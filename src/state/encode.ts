@@ -6,7 +6,7 @@ import type { Machine, Device, Activity, IommuGroup } from '../base/machine.js';
 import { isObj, countKeys, nodeBase, FIRST_PARENT, GROUP_KEYS, type Obj } from './codec-util.js';
 import { STATE_VERSION } from './version.js';
 import { seal } from './digest.js';
-import { cellOf, cellIrqs, decodeCell, READ, type LazyDevices } from './lazy-device.js';
+import { cellOf, cellIrqs, decodeCell, findInLine, READ, type Cell, type LazyDevices } from './lazy-device.js';
 
 /*
  * Format version 2 is the Machine object with these fields left out (decodeMachine puts
@@ -64,7 +64,14 @@ export function encodeState(m: Machine): Buffer {
 export function encodeStateParts(m: Machine): Buffer[] {
   const devices = m.devices;
   const irqController = firstIrqController(devices);
-  const lines = new Array<string>(devices.length);
+  // the device lines: runs of lines kept as read (one slice of the text read for each run), and lines written anew
+  const lines: string[] = [];
+  let run: Cell | null = null;
+  let runStop = 0;
+  const endRun = (): void => {
+    if (run) lines.push(run.text.slice(run.start, runStop));
+    run = null;
+  };
   // the plain objects (behind a lazy device: its Cell's), read without the Proxy's traps
   const view = new Array<Obj>(devices.length);
   let prev: unknown = FIRST_PARENT;
@@ -74,14 +81,22 @@ export function encodeStateParts(m: Machine): Buffer[] {
     // the device read at this index (no trap), or any device (asked)
     const c = read && read.devices[i] === d ? read.cells[i] : cellOf(d);
     if (c && !c.full && c.prevParent === prev && c.irqController === irqController && (!c.activityOut || isIdle(c.t['activity'] as Activity, cellIrqs(c)))) {
-      lines[i] = c.line; // as read: nothing of it was looked at but its leading fields
+      // as read: nothing of it was looked at but its leading fields
+      if (run && run.text === c.text && c.start === runStop + 2) runStop = c.stop;
+      else {
+        endRun();
+        run = c;
+        runStop = c.stop;
+      }
     } else {
       if (c) decodeCell(c);
-      lines[i] = encodeDevice((c ? c.t : d) as unknown as Obj, prev, irqController);
+      endRun();
+      lines.push(encodeDevice((c ? c.t : d) as unknown as Obj, prev, irqController));
     }
     const o = (view[i] = c ? c.t : (d as unknown as Obj));
     prev = o['parentDir'];
   }
+  endRun();
   // the fields after format, version and the seal (digest.ts), which covers them; the
   // devices one per line (lazy-device.ts reads them so), everything else on the first
   let rest = irqController !== null ? `"irqController":${JSON.stringify(irqController)},"machine":{` : '"machine":{';
@@ -126,7 +141,7 @@ function firstIrqController(devices: readonly Device[]): string | null {
     if (c && !c.full) {
       if (cellIrqs(c) === 0) continue;
       // its IRQs name no controller: they have the one the document named
-      if (!c.line.includes('"controller":')) return c.irqController;
+      if (findInLine(c, '"controller":') < 0) return c.irqController;
     }
     if (!Array.isArray(d.irqs)) continue;
     for (const q of d.irqs) if (isObj(q) && typeof q.controller === 'string') return q.controller;

@@ -22,8 +22,10 @@ export { READ } from './codec-util.js';
 
 /** What the encoder needs to know of a device that came from a line. */
 export interface Cell {
-  /** the line as read (one JSON object) */
-  readonly line: string;
+  /** the document read, and where the device's line is in it: [start, stop) (one JSON object) */
+  readonly text: string;
+  readonly start: number;
+  readonly stop: number;
   /** the object behind the Proxy */
   readonly t: Obj;
   /** the line has been decoded into t */
@@ -62,10 +64,19 @@ export interface LazyDevices {
 /** The Cell of a device read from a sealed file, or undefined. */
 export const cellOf = (d: Device): Cell | undefined => (d as unknown as Record<symbol, Cell | undefined>)[LAZY];
 
+/** The line of a cell (a new string each time: cells keep only where it is). */
+export const lineOf = (c: Cell): string => c.text.slice(c.start, c.stop);
+
+/** Where `what` first is in the cell's line, or -1. */
+export function findInLine(c: Cell, what: string): number {
+  const i = c.text.indexOf(what, c.start);
+  return i >= 0 && i + what.length <= c.stop ? i : -1;
+}
+
 /** How many IRQs the line's device has (each IRQ object has a "hwirq" key; nothing else does). */
-export function irqCount(line: string): number {
+function irqCount(c: Cell): number {
   let n = 0;
-  for (let i = line.indexOf('"hwirq":'); i >= 0; i = line.indexOf('"hwirq":', i + 8)) n++;
+  for (let i = c.text.indexOf('"hwirq":', c.start); i >= 0 && i < c.stop; i = c.text.indexOf('"hwirq":', i + 8)) n++;
   return n;
 }
 
@@ -73,7 +84,7 @@ export function irqCount(line: string): number {
 export function decodeCell(c: Cell): void {
   if (c.full) return;
   const t = c.t;
-  const x = JSON.parse(c.line) as Obj;
+  const x = JSON.parse(lineOf(c)) as Obj;
   const carry: Carry = { parentDir: c.prevParent, irqController: c.irqController, v1: false };
   decodeDevice(x, 0, carry);
   const activity = c.activityOut ? t['activity'] : undefined;
@@ -85,7 +96,7 @@ export function decodeCell(c: Cell): void {
 
 /** the number of IRQs of a cell's line, counted once */
 export function cellIrqs(c: Cell): number {
-  if (c.nirqs < 0) c.nirqs = irqCount(c.line);
+  if (c.nirqs < 0) c.nirqs = irqCount(c);
   return c.nirqs;
 }
 
@@ -131,22 +142,23 @@ const HANDLER: ProxyHandler<Cell> = {
 /** where the last readString ended (after the closing quote): no array per call */
 let strEnd = 0;
 
-/** The JSON string starting at line[at] (its opening quote); strEnd is set past it. */
-function readString(line: string, at: number): string {
-  let end = line.indexOf('"', at + 1);
-  while (end > 0 && line.charCodeAt(end - 1) === 0x5c) {
+/** The JSON string starting at text[at] (its opening quote); strEnd is set past it. */
+function readString(text: string, at: number): string {
+  let end = text.indexOf('"', at + 1);
+  while (end > 0 && text.charCodeAt(end - 1) === 0x5c) {
     // a quote after backslashes: escaped only if there is an odd number of them
     let n = 0;
-    for (let j = end - 1; line.charCodeAt(j) === 0x5c; j--) n++;
+    for (let j = end - 1; text.charCodeAt(j) === 0x5c; j--) n++;
     if (n % 2 === 0) break;
-    end = line.indexOf('"', end + 1);
+    end = text.indexOf('"', end + 1);
   }
   if (end < 0) throw new SyntaxError('unterminated string');
   strEnd = end + 1;
-  const raw = line.slice(at + 1, end);
-  return raw.includes('\\') ? (JSON.parse(line.slice(at, end + 1)) as string) : raw;
+  const raw = text.slice(at + 1, end);
+  return raw.includes('\\') ? (JSON.parse(text.slice(at, end + 1)) as string) : raw;
 }
 
+const K_NAME = '{"name":"';
 const K_BUS = ',"bus":';
 const K_PARENT = ',"parentDir":';
 const K_GROUP = ',"iommuGroup":';
@@ -154,50 +166,64 @@ const K_DRIVER = ',"driver":';
 const K_ACTIVITY = ',"activity":';
 
 /**
- * The devices of a sealed document's device section (one line each), with the leading
- * fields read and the rest left for later. Throws SyntaxError when a line does not start
- * the way encode.ts writes it (the caller then reads the file whole).
+ * The devices of a sealed document's device section, text[from, end) (one line each,
+ * separated by a comma and a newline), with the leading fields read and the rest left for
+ * later. Throws SyntaxError when a line does not start the way encode.ts writes it (the
+ * caller then reads the file whole). A driver written as the previous device's is that
+ * same string (ten thousand devices of one driver share it).
  */
-export function lazyDevices(lines: readonly string[], irqController: string | null, firstParent: string): Omit<LazyDevices, 'log'> {
-  const out: Device[] = new Array(lines.length);
-  const view: Obj[] = new Array(lines.length);
-  const cells: Cell[] = new Array(lines.length);
+export function lazyDevices(text: string, from: number, end: number, irqController: string | null, firstParent: string): Omit<LazyDevices, 'log'> {
+  const out: Device[] = [];
+  const view: Obj[] = [];
+  const cells: Cell[] = [];
   let parent = firstParent;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (!line.startsWith('{"name":"')) throw new SyntaxError(`device line ${i} does not start with its name`);
-    const name = readString(line, 8);
+  let lastDriverRaw = '';
+  let lastDriver: string | null = null;
+  for (let pos = from, i = 0; pos < end; i++) {
+    let stop = text.indexOf(',\n', pos);
+    if (stop < 0 || stop > end) stop = end;
+    if (!text.startsWith(K_NAME, pos)) throw new SyntaxError(`device line ${i} does not start with its name`);
+    const name = readString(text, pos + 8);
     let at = strEnd;
     let bus = 'platform';
-    if (line.startsWith(K_BUS, at)) {
-      bus = readString(line, at + K_BUS.length);
+    if (text.startsWith(K_BUS, at)) {
+      bus = readString(text, at + K_BUS.length);
       at = strEnd;
     }
     const prevParent = parent;
-    if (line.startsWith(K_PARENT, at)) {
-      parent = readString(line, at + K_PARENT.length);
+    if (text.startsWith(K_PARENT, at)) {
+      parent = readString(text, at + K_PARENT.length);
       at = strEnd;
     }
     let iommuGroup: number | null = null;
-    if (line.startsWith(K_GROUP, at)) {
+    if (text.startsWith(K_GROUP, at)) {
       const p = at + K_GROUP.length;
       let e = p;
-      while (e < line.length && line.charCodeAt(e) !== 0x2c && line.charCodeAt(e) !== 0x7d) e++;
-      iommuGroup = Number(line.slice(p, e));
+      while (e < stop && text.charCodeAt(e) !== 0x2c && text.charCodeAt(e) !== 0x7d) e++;
+      iommuGroup = Number(text.slice(p, e));
       if (!Number.isSafeInteger(iommuGroup)) throw new SyntaxError(`device line ${i}: iommuGroup is not a whole number`);
       at = e;
     }
     let driver: string | null = null;
-    if (line.startsWith(K_DRIVER, at)) {
-      driver = readString(line, at + K_DRIVER.length);
-      at = strEnd;
+    if (text.startsWith(K_DRIVER, at)) {
+      const p = at + K_DRIVER.length;
+      if (lastDriver !== null && text.startsWith(lastDriverRaw, p)) {
+        driver = lastDriver;
+        at = p + lastDriverRaw.length;
+      } else {
+        driver = readString(text, p);
+        at = strEnd;
+        lastDriverRaw = text.slice(p, at);
+        lastDriver = driver;
+      }
     }
-    const idle = !line.startsWith(K_ACTIVITY, at);
+    const idle = !text.startsWith(K_ACTIVITY, at);
     const t: Obj = { name, bus, parentDir: parent, iommuGroup, driver };
-    const c: Cell = { line, t, full: false, prevParent, irqController, activityOut: false, nirqs: -1, idle };
-    out[i] = new Proxy(c, HANDLER) as unknown as Device;
-    view[i] = t;
-    cells[i] = c;
+    const c: Cell = { text, start: pos, stop, t, full: false, prevParent, irqController, activityOut: false, nirqs: -1, idle };
+    out.push(new Proxy(c, HANDLER) as unknown as Device);
+    view.push(t);
+    cells.push(c);
+    pos = stop + 2;
   }
   return { devices: out, view, cells };
 }
