@@ -36,13 +36,13 @@ test('mount DIR daemonizes and reports its pid; reads and writes go to the machi
   const { dir, state } = await machine();
   const mnt = path.join(dir, 'sys');
   mkdirSync(mnt);
-  const before = fuseMountCount();
+  const before = fuseMountCount(dir);
   const r = await vfioctl(state, ['--json', 'mount', mnt]);
   assert.equal(r.code, 0, r.stderr);
   mounted.push(mnt);
   const { pid } = JSON.parse(r.stdout) as { pid: number };
   assert.ok(alive(pid));
-  assert.equal(fuseMountCount(), before + 1);
+  assert.equal(fuseMountCount(dir), before + 1);
   const dev = path.join(mnt, 'bus/platform/devices/fff51000.ethernet');
   assert.equal(readFileSync(path.join(dev, 'driver_override'), 'utf8'), '(null)\n');
   assert.equal(readlinkSync(path.join(dev, 'driver')), '../../../../bus/platform/drivers/calxedaxgmac');
@@ -58,7 +58,7 @@ test('mount DIR daemonizes and reports its pid; reads and writes go to the machi
   mounted.pop();
   for (let i = 0; i < 100 && alive(pid); i++) await new Promise((res) => setTimeout(res, 50));
   assert.ok(!alive(pid), 'the server ends after umount');
-  assert.equal(fuseMountCount(), before);
+  assert.equal(fuseMountCount(dir), before);
   const show = JSON.parse((await vfioctl(state, ['show', 'fff51000.ethernet', '--json'])).stdout) as { driverOverride: string };
   assert.equal(show.driverOverride, 'none');
 });
@@ -81,7 +81,7 @@ test('mount --foreground serves until unmounted', { skip }, async () => {
 
 test('mount refuses a non-empty directory, /sys outside a namespace; umount refuses what is not ours', { skip }, async () => {
   const { dir, state } = await machine();
-  const before = fuseMountCount();
+  const before = fuseMountCount(dir);
   const full = await vfioctl(state, ['mount', dir]);
   assert.equal(full.code, 1);
   assert.match(full.stderr, /is not empty: mount over an empty directory/);
@@ -94,5 +94,5 @@ test('mount refuses a non-empty directory, /sys outside a namespace; umount refu
   const u = await vfioctl(state, ['umount', dir]);
   assert.equal(u.code, 1);
   assert.match(u.stderr, /is not a vfioctl mount/);
-  assert.equal(fuseMountCount(), before);
+  assert.equal(fuseMountCount(dir), before);
 });

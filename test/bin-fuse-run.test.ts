@@ -47,7 +47,7 @@ function script(dir: string, name: string, text: string): string {
 
 test('run: exit status of the command, nothing left on the host', { skip }, async () => {
   const { state } = await machine();
-  const mountsBefore = fuseMountCount();
+  const mountsBefore = fuseMountCount(path.join(tmpdir(), 'vfioctl-run-'));
   const dirsBefore = runDirs();
   const hostSys = readdirSync('/sys').sort();
   const r = await vfioctl(state, ['run', '--', 'sh', '-c', 'ls /sys; stat -f -c %T /sys; exit 7']);
@@ -55,7 +55,7 @@ test('run: exit status of the command, nothing left on the host', { skip }, asyn
   assert.deepEqual(r.stdout.split('\n').slice(0, 4), ['bus', 'devices', 'kernel', 'module']);
   assert.match(r.stdout, /fuseblk/); // FUSE cannot claim to be sysfs
   assert.deepEqual(readdirSync('/sys').sort(), hostSys);
-  assert.equal(fuseMountCount(), mountsBefore);
+  assert.equal(fuseMountCount(path.join(tmpdir(), 'vfioctl-run-')), mountsBefore);
   assert.deepEqual(runDirs(), dirsBefore);
   const ok = await vfioctl(state, ['run', 'true']);
   assert.equal(ok.code, 0, ok.stderr);

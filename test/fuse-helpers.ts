@@ -27,9 +27,16 @@ export function driverctlSkip(): false | string {
   return existsSync(DRIVERCTL) ? false : 'driverctl is not installed (Debian package driverctl; .ci/run installs it)';
 }
 
-/** FUSE mounts of vfioctl visible in this mount namespace */
-export function fuseMountCount(): number {
-  return readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.split(' ')[2] === 'fuse.vfioctl').length;
+/**
+ * FUSE mounts of vfioctl visible in this mount namespace whose mount point is under
+ * `under` (the host's mount table is shared by every test file running at the same time:
+ * a test counts only the mounts of its own directories)
+ */
+export function fuseMountCount(under: string): number {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f[2] === 'fuse.vfioctl' && (f[1] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))).startsWith(under)).length;
 }
 
 /** the directories vfioctl run makes for itself in the temp directory */
