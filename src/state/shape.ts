@@ -123,103 +123,111 @@ const obj = (fields: Fields): Check => {
 };
 const any: Check = () => null;
 
-// ---- the tables: one per object type of src/base/machine.ts ----
+/**
+ * The check of a whole Machine, built from the tables below on first use: a file vfioctl
+ * sealed is never checked, so most commands never build them.
+ */
+function machineTable(): Check {
+  // ---- the tables: one per object type of src/base/machine.ts ----
 
-const REGION: Fields = { start: hex, size: hex, readOnly: opt(bool) };
-const IRQ: Fields = { hwirq: count, trigger: count, controller: str };
-const RESET_LINE: Fields = { controller: str, args: arrayOf(int), sharedWith: arrayOf(str) };
-const IOVA = obj({ start: hex, size: hex });
-const ACTIVITY: Fields = {
-  running: bool,
-  dmaWrites: count,
-  dmaFaults: count,
-  irqsRaised: arrayOf(count),
-  masked: arrayOf(bool),
-  iova: nullable(IOVA),
-  programmedBy: nullable(str),
-};
-const RESET_MODULE = obj({ module: name, compatible: str });
-const RESET_CONTROLLER = obj({ controller: str, args: arrayOf(int) });
-const RESET_METHOD: Check = (v) => {
-  if (!isObj(v)) return bad('an object', v);
-  if (v['kind'] === 'module') return RESET_MODULE(v);
-  if (v['kind'] === 'reset-controller') return RESET_CONTROLLER(v);
-  if (v['kind'] === 'acpi') return null;
-  const f = bad('"module", "acpi" or "reset-controller"', v['kind']);
-  return f.segs.push('.kind'), f;
-};
-const VFIO: Fields = { index: count, reset: nullable(RESET_METHOD), openCount: count, flags: count, triggers: opt(arrayOf(nullable(str))) };
-const u32: Check = (v) => (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff ? bad('a 32-bit register value', v) : null);
-const memChunk: Check = (v) => (typeof v !== 'string' || !/^[0-9a-f]{32}$/.test(v) ? bad('16 bytes as 32 lowercase hex digits', v) : null);
-/** src/userspace/registers.ts: the register file behind the MMIO regions */
-const HW: Fields = { regs: recordOf(u32), seq: count, edgePending: arrayOf(bool) };
-const DMA_MAPPING: Fields = { iova: hex, size: hex, flags: count };
-const OF: Fields = { name: str, fullName: str, type: nullable(str), compatible: arrayOf(str), aliases: arrayOf(str) };
-const DEVICE: Fields = {
-  name,
-  bus: oneOf('platform', 'amba'),
-  of: obj(OF),
-  parentDir: str,
-  regions: arrayOf(obj(REGION)),
-  irqs: arrayOf(obj(IRQ)),
-  iommuGroup: nullable(count),
-  resets: arrayOf(obj(RESET_LINE)),
-  periphid: opt(count),
-  acpiRst: opt(bool),
-  registerModel: opt(oneOf('generic', 'xgmac', 'amd-xgbe', 'flexrm')),
-  faults: opt(arrayOf(oneOf('reset-fails', 'phy-timeout', 'mac-reset-fails', 'ring-timeout'))),
-  hw: opt(obj(HW)),
-  driver: nullable(name),
-  driverOverride: nullable(text),
-  vfio: nullable(obj(VFIO)),
-  activity: obj(ACTIVITY),
-};
-const DRIVER: Fields = {
-  name,
-  bus: oneOf('platform', 'amba'),
-  compatible: arrayOf(str),
-  kind: oneOf('host', 'vfio'),
-  module: nullable(name),
-  probeError: nullable(str),
-};
-const GROUP: Fields = { id: count, devices: arrayOf(name), owner: nullable(str), type: str, iommu: nullable(str) };
-const MODULE: Fields = { name, params: recordOf(text), holders: arrayOf(str), builtin: bool };
-const RESET_HANDLER: Fields = { compatible: str, module: name, deprecation: nullable(str), warned: bool };
-const MODULE_INFO: Fields = {
-  name,
-  aliases: arrayOf(str),
-  reset: nullable(obj({ compatible: str, deprecation: nullable(str) })),
-  drivers: arrayOf(name),
-  depends: arrayOf(name),
-};
-const OWNER: Fields = {
-  name: str,
-  pid: count,
-  alive: bool,
-  groups: arrayOf(count),
-  devices: arrayOf(name),
-  iova: IOVA,
-  eventfds: opt(recordOf(count)),
-  dma: opt(obj({ mappings: arrayOf(obj(DMA_MAPPING)), memory: recordOf(memChunk) })),
-};
-const LOG: Fields = { t: count, level: count, text };
-const MACHINE: Fields = {
-  model: str,
-  tree: obj({ file: str, format: oneOf('vfioctl-yaml', 'dtc-yaml', 'dtb', 'dts') }),
-  clockUs: count,
-  buses: obj({ platform: obj({ autoprobe: bool }), amba: obj({ autoprobe: bool }) }),
-  devices: arrayOf(obj(DEVICE)),
-  drivers: arrayOf(obj(DRIVER)),
-  groups: arrayOf(obj(GROUP)),
-  modules: arrayOf(obj(MODULE)),
-  resetHandlers: arrayOf(obj(RESET_HANDLER)),
-  modulesAvailable: arrayOf(obj(MODULE_INFO)),
-  owners: arrayOf(obj(OWNER)),
-  nextPid: count,
-  log: arrayOf(obj(LOG)),
-  options: obj({ legacyMessages: bool, genericResetWhatIf: bool, dmaExecWhatIf: opt(bool) }),
-  lessons: opt(any),
-};
+  const REGION: Fields = { start: hex, size: hex, readOnly: opt(bool) };
+  const IRQ: Fields = { hwirq: count, trigger: count, controller: str };
+  const RESET_LINE: Fields = { controller: str, args: arrayOf(int), sharedWith: arrayOf(str) };
+  const IOVA = obj({ start: hex, size: hex });
+  const ACTIVITY: Fields = {
+    running: bool,
+    dmaWrites: count,
+    dmaFaults: count,
+    irqsRaised: arrayOf(count),
+    masked: arrayOf(bool),
+    iova: nullable(IOVA),
+    programmedBy: nullable(str),
+  };
+  const RESET_MODULE = obj({ module: name, compatible: str });
+  const RESET_CONTROLLER = obj({ controller: str, args: arrayOf(int) });
+  const RESET_METHOD: Check = (v) => {
+    if (!isObj(v)) return bad('an object', v);
+    if (v['kind'] === 'module') return RESET_MODULE(v);
+    if (v['kind'] === 'reset-controller') return RESET_CONTROLLER(v);
+    if (v['kind'] === 'acpi') return null;
+    const f = bad('"module", "acpi" or "reset-controller"', v['kind']);
+    return f.segs.push('.kind'), f;
+  };
+  const VFIO: Fields = { index: count, reset: nullable(RESET_METHOD), openCount: count, flags: count, triggers: opt(arrayOf(nullable(str))) };
+  const u32: Check = (v) => (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff ? bad('a 32-bit register value', v) : null);
+  const memChunk: Check = (v) => (typeof v !== 'string' || !/^[0-9a-f]{32}$/.test(v) ? bad('16 bytes as 32 lowercase hex digits', v) : null);
+  /** src/userspace/registers.ts: the register file behind the MMIO regions */
+  const HW: Fields = { regs: recordOf(u32), seq: count, edgePending: arrayOf(bool) };
+  const DMA_MAPPING: Fields = { iova: hex, size: hex, flags: count };
+  const OF: Fields = { name: str, fullName: str, type: nullable(str), compatible: arrayOf(str), aliases: arrayOf(str) };
+  const DEVICE: Fields = {
+    name,
+    bus: oneOf('platform', 'amba'),
+    of: obj(OF),
+    parentDir: str,
+    regions: arrayOf(obj(REGION)),
+    irqs: arrayOf(obj(IRQ)),
+    iommuGroup: nullable(count),
+    resets: arrayOf(obj(RESET_LINE)),
+    periphid: opt(count),
+    acpiRst: opt(bool),
+    registerModel: opt(oneOf('generic', 'xgmac', 'amd-xgbe', 'flexrm')),
+    faults: opt(arrayOf(oneOf('reset-fails', 'phy-timeout', 'mac-reset-fails', 'ring-timeout'))),
+    hw: opt(obj(HW)),
+    driver: nullable(name),
+    driverOverride: nullable(text),
+    vfio: nullable(obj(VFIO)),
+    activity: obj(ACTIVITY),
+  };
+  const DRIVER: Fields = {
+    name,
+    bus: oneOf('platform', 'amba'),
+    compatible: arrayOf(str),
+    kind: oneOf('host', 'vfio'),
+    module: nullable(name),
+    probeError: nullable(str),
+  };
+  const GROUP: Fields = { id: count, devices: arrayOf(name), owner: nullable(str), type: str, iommu: nullable(str) };
+  const MODULE: Fields = { name, params: recordOf(text), holders: arrayOf(str), builtin: bool };
+  const RESET_HANDLER: Fields = { compatible: str, module: name, deprecation: nullable(str), warned: bool };
+  const MODULE_INFO: Fields = {
+    name,
+    aliases: arrayOf(str),
+    reset: nullable(obj({ compatible: str, deprecation: nullable(str) })),
+    drivers: arrayOf(name),
+    depends: arrayOf(name),
+  };
+  const OWNER: Fields = {
+    name: str,
+    pid: count,
+    alive: bool,
+    groups: arrayOf(count),
+    devices: arrayOf(name),
+    iova: IOVA,
+    eventfds: opt(recordOf(count)),
+    dma: opt(obj({ mappings: arrayOf(obj(DMA_MAPPING)), memory: recordOf(memChunk) })),
+  };
+  const LOG: Fields = { t: count, level: count, text };
+  const MACHINE: Fields = {
+    model: str,
+    tree: obj({ file: str, format: oneOf('vfioctl-yaml', 'dtc-yaml', 'dtb', 'dts') }),
+    clockUs: count,
+    buses: obj({ platform: obj({ autoprobe: bool }), amba: obj({ autoprobe: bool }) }),
+    devices: arrayOf(obj(DEVICE)),
+    drivers: arrayOf(obj(DRIVER)),
+    groups: arrayOf(obj(GROUP)),
+    modules: arrayOf(obj(MODULE)),
+    resetHandlers: arrayOf(obj(RESET_HANDLER)),
+    modulesAvailable: arrayOf(obj(MODULE_INFO)),
+    owners: arrayOf(obj(OWNER)),
+    nextPid: count,
+    log: arrayOf(obj(LOG)),
+    options: obj({ legacyMessages: bool, genericResetWhatIf: bool, dmaExecWhatIf: opt(bool) }),
+    lessons: opt(any),
+  };
+  return obj(MACHINE);
+}
+
 
 /**
  * Whether a JSON text can hold a control character in a string: JSON writes C0 controls
@@ -232,7 +240,7 @@ const MAY_HAVE_CONTROL = /\\[bfnrt]|\\u00[0-1][0-9a-fA-F]|\\u007[fF]|\\u00[89][0
 // eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u007f-\u009f]/;
 
-const MACHINE_CHECK = obj(MACHINE);
+let MACHINE_CHECK: Check | undefined;
 
 /**
  * Check the whole machine; returns it, or throws ShapeError with the path of the first
@@ -242,7 +250,7 @@ const MACHINE_CHECK = obj(MACHINE);
 export function checkMachine(m: Machine, text?: string): Machine {
   // (no backslash at all: only a raw C1 control or DEL could be there, a one-class scan)
   H.cp = text === undefined || (text.includes('\\') ? MAY_HAVE_CONTROL.test(text) : RAW_CONTROL.test(text));
-  const f = MACHINE_CHECK(m);
+  const f = (MACHINE_CHECK ??= machineTable())(m);
   H.cp = true;
   if (f) throw new ShapeError(`machine${f.segs.reverse().join('')} ${f.tail}`);
   checkRefs(m);
