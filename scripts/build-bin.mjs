@@ -41,6 +41,32 @@ module.exports = new Proxy({}, {
   },
 };
 
+/**
+ * chalk and ora are ES modules only, which the bundle (CommonJS, compiled by vm.Script in
+ * bin/vfioctl) cannot import(): a dynamic import from such a script has no loader once its
+ * code cache is used ("A dynamic import callback was not specified"). Each is bundled into
+ * a CommonJS file of its own beside the bundle, which the bundle requires where the
+ * sources import() it: still loaded only when colour is on or a demo spins.
+ */
+const VENDOR = { chalk: "export * from 'chalk';", ora: "export { default } from 'ora';" };
+for (const [name, contents] of Object.entries(VENDOR)) {
+  await build({
+    stdin: { contents, resolveDir: root, sourcefile: `vendor-${name}.js` },
+    outfile: path.join(root, 'dist', 'src', 'cli', `vendor-${name}.cjs`),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'warning',
+  });
+}
+const vendor = {
+  name: 'vendor',
+  setup(b) {
+    b.onResolve({ filter: /^(chalk|ora)$/ }, (a) => ({ path: `./vendor-${a.path}.cjs`, external: true }));
+  },
+};
+
 await build({
   entryPoints: [path.join(root, 'src/cli/main.ts')],
   outfile: path.join(root, 'dist/src/cli/vfioctl.cjs'), // beside main.js: context.ts finds the repository from its own location
@@ -48,8 +74,8 @@ await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  external: ['chalk', 'ora', 'yaml'],
-  plugins: [lazyBuiltins],
+  external: ['yaml'],
+  plugins: [lazyBuiltins, vendor],
   define: { 'import.meta.url': '__vfioctl_url' },
   banner: { js: "const __vfioctl_url = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
@@ -68,6 +94,9 @@ await build({
   let code = readFileSync(out, 'utf8');
   code = code.replace(/^(\s*(?:var )?)([\w$]+) = __toESM\(require\("(node:[\w/]+)"\), 1\);$/gm, (all, lead, v, id) =>
     new RegExp(`(?<![\\w$.])${v.replace(/\$/g, '\\$')}\\.default\\b`).test(code) ? all : `${lead}${v} = require("${id}");`);
+  // the vendor files are CommonJS: required, not imported (see VENDOR above)
+  code = code.replace(/\bimport\("(\.\/vendor-[a-z]+\.cjs)"\)/g, 'Promise.resolve(require("$1"))');
+  if (/\bimport\(/.test(code.replace(/\/\/.*$/gm, ''))) throw new Error('build-bin: the bundle still has an import() (vm.Script gives it no loader)');
   code = code.replace(/[^\x00-\x7f]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
   writeFileSync(out, code);
 }
