@@ -72,6 +72,26 @@ const CASES: Case[] = [
     message: /wrong shape: machine\.devices\[0\]\.of is missing/,
   },
   { name: 'a group that is a string', make: json({ ...doc(), machine: { ...machine(doc()), groups: ['x'] } }), message: /wrong shape: machine\.groups\[0\] is a string/ },
+  // the optional fields added later are checked too (a fuzz run found modules[].once unchecked: exit 70)
+  ...(
+    [
+      ['modules', 'once', 5, /machine\.modules\[0\]\.once is a number \(5\), expected an array/],
+      ['modulesAvailable', 'softdepPost', 'x', /machine\.modulesAvailable\[0\]\.softdepPost is a string \("x"\), expected an array/],
+      ['groups', 'name', [], /machine\.groups\[0\]\.name is an array, expected a string/],
+      ['devices', 'dmaCoherent', 1, /machine\.devices\[0\]\.dmaCoherent is a number \(1\), expected true or false/],
+    ] as const
+  ).map(([list, field, value, message]) => ({
+    name: `${list}[0].${field} of the wrong type`,
+    make: (() => {
+      const d = doc();
+      const items = machine(d)[list] as unknown[];
+      if (list === 'modules' && items.length === 0) items.push({ name: 'vfio', params: {}, holders: [], builtin: false });
+      if (list === 'groups' && items[0] === 0) items[0] = { devices: (machine(d)['devices'] as { name: string; iommuGroup?: number }[]).filter((x) => x.iommuGroup === 0).map((x) => x.name) };
+      (items[0] as Record<string, unknown>)[field] = value;
+      return json(d);
+    })(),
+    message,
+  })),
   { name: 'a newer version', make: json({ ...doc(), version: 3 }), message: /written by a newer vfioctl \(format version 3; this one reads up to 2\)/, hint: /upgrade vfioctl.*another --state.*load --force default would move it aside/ },
   { name: 'a huge version number', make: VALID.replace('"version":2', '"version":1e300'), message: /no valid format version \(1e\+300;/ },
   { name: 'a version that is a string', make: json({ ...doc(), version: '2' }), message: /no valid format version \("2";/ },

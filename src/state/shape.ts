@@ -171,6 +171,7 @@ function machineTable(): Check {
     resets: arrayOf(obj(RESET_LINE)),
     periphid: opt(count),
     acpiRst: opt(bool),
+    dmaCoherent: opt(bool),
     registerModel: opt(oneOf('generic', 'xgmac', 'amd-xgbe', 'flexrm')),
     faults: opt(arrayOf(oneOf('reset-fails', 'phy-timeout', 'mac-reset-fails', 'ring-timeout'))),
     hw: opt(obj(HW)),
@@ -187,8 +188,8 @@ function machineTable(): Check {
     module: nullable(name),
     probeError: nullable(str),
   };
-  const GROUP: Fields = { id: count, devices: arrayOf(name), owner: nullable(str), type: str, iommu: nullable(str) };
-  const MODULE: Fields = { name, params: recordOf(text), holders: arrayOf(str), builtin: bool };
+  const GROUP: Fields = { id: count, devices: arrayOf(name), owner: nullable(str), type: str, iommu: nullable(str), name: opt(str) };
+  const MODULE: Fields = { name, params: recordOf(text), holders: arrayOf(str), builtin: bool, once: opt(arrayOf(text)) };
   const RESET_HANDLER: Fields = { compatible: str, module: name, deprecation: nullable(str), warned: bool };
   const MODULE_INFO: Fields = {
     name,
@@ -196,6 +197,7 @@ function machineTable(): Check {
     reset: nullable(obj({ compatible: str, deprecation: nullable(str) })),
     drivers: arrayOf(name),
     depends: arrayOf(name),
+    softdepPost: opt(arrayOf(name)),
   };
   const OWNER: Fields = {
     name: str,
