@@ -76,8 +76,10 @@ await build({
   target: 'node20',
   external: ['yaml'],
   plugins: [lazyBuiltins, vendor],
-  define: { 'import.meta.url': '__vfioctl_url' },
-  banner: { js: "const __vfioctl_url = require('node:url').pathToFileURL(__filename).href;" },
+  // import.meta.url made only when asked (a file URL costs a millisecond of start-up);
+  // __vfioctl_dir is the bundle's directory, for context.ts without a URL at all
+  define: { 'import.meta.url': '__vfioctl_meta.url' },
+  banner: { js: "const __vfioctl_meta = { get url() { return require('node:url').pathToFileURL(__filename).href; } };\nconst __vfioctl_dir = __dirname;" },
   logLevel: 'warning',
 });
 

@@ -23,7 +23,10 @@ export interface Context {
   sleep(ms: number): Promise<void>;
 }
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** the bundle's directory, set by its banner (scripts/build-bin.mjs); not there when run from tsc's output */
+declare const __vfioctl_dir: string | undefined;
+const HERE = typeof __vfioctl_dir === 'string' ? __vfioctl_dir : path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(HERE, '..', '..', '..');
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
