@@ -27,6 +27,7 @@ function onTerminal(...argv: string[]): { status: number | null; out: string } {
   const env: Record<string, string | undefined> = { ...process.env, TERM: 'xterm' };
   delete env['NO_COLOR'];
   delete env['VFIOCTL_STATE'];
+  delete env['CI']; // ora shows no spinner when CI is set (is-interactive), as in .ci/run
   const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env, timeout: 60_000 });
   return { status: r.status, out: r.stdout + r.stderr };
 }
