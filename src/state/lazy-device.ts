@@ -47,7 +47,7 @@ export interface Cell {
  * `view` below: the objects behind the devices, for the codec's own walks over every
  * device (group membership), which read only the leading fields and need no trap.
  */
-export const LAZY: unique symbol = Symbol('vfioctl.lazyDevice');
+const LAZY: unique symbol = Symbol('vfioctl.lazyDevice');
 
 /** the fields answered from the start of the line */
 const CHEAP = new Set(['name', 'bus', 'parentDir', 'iommuGroup', 'driver']);
@@ -65,7 +65,7 @@ export interface LazyDevices {
 export const cellOf = (d: Device): Cell | undefined => (d as unknown as Record<symbol, Cell | undefined>)[LAZY];
 
 /** The line of a cell (a new string each time: cells keep only where it is). */
-export const lineOf = (c: Cell): string => c.text.slice(c.start, c.stop);
+const lineOf = (c: Cell): string => c.text.slice(c.start, c.stop);
 
 /** Where `what` first is in the cell's line, or -1. */
 export function findInLine(c: Cell, what: string): number {
