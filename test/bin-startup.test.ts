@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO, run } from './helpers.js';
+import { generatedMachine, removeTempDirs } from './proc-helpers.js';
 
 const BIN = path.join(REPO, 'bin', 'vfioctl');
 const require = createRequire(import.meta.url);
@@ -80,5 +81,54 @@ test('stdout on a full device: one error line, exit 74, and the change saved', {
     assert.equal(r.stdout, 'fff52000.dma vfio-platform\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stdout a non-blocking pipe read slowly: every byte of a large document arrives (write(2) waits on EAGAIN), exit 0', { skip: spawnSync('perl', ['-e', '1']).status === 0 ? false : 'perl is not installed' }, async () => {
+  const { openSync, closeSync, readSync, constants: C } = await import('node:fs');
+  const { spawn } = await import('node:child_process');
+  const dir = mkdtempSync(path.join(tmpdir(), 'vfioctl-nbpipe-'));
+  try {
+    // a machine whose status document is several times what a pipe holds (64 KiB)
+    const state = await generatedMachine(400);
+    const env = { ...process.env, NO_COLOR: '1', VFIOCTL_STATE: state };
+    const whole = spawnSync(process.execPath, [BIN, '--json', 'status'], { env, encoding: 'utf8', maxBuffer: 1 << 26 }).stdout;
+    assert.ok(whole.length > 4 * 65536, `${whole.length} bytes`);
+    // a FIFO opened non-blocking on both ends; the runtime makes a child's stdio blocking when
+    // it starts it, so perl sets O_NONBLOCK on the shared open file again and execs vfioctl
+    const fifo = path.join(dir, 'out');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const r = openSync(fifo, C.O_RDONLY | C.O_NONBLOCK);
+    const w = openSync(fifo, C.O_WRONLY | C.O_NONBLOCK);
+    const nonblock = 'my $f = fcntl(STDOUT, F_GETFL, 0) or die; fcntl(STDOUT, F_SETFL, $f | O_NONBLOCK) or die; exec @ARGV or die';
+    const child = spawn('perl', ['-MFcntl', '-e', nonblock, process.execPath, BIN, '--json', 'status'], { env, stdio: ['ignore', w, 'pipe'] });
+    closeSync(w);
+    let err = '';
+    child.stderr!.on('data', (s: Buffer) => (err += s.toString()));
+    let done = false;
+    const exited = new Promise<number | null>((res) => child.on('close', (code) => ((done = true), res(code))));
+    const buf = Buffer.alloc(4096);
+    const got: Buffer[] = [];
+    await new Promise((res) => setTimeout(res, 500)); // the pipe fills: the writer meets EAGAIN
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(r, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        if (done) break;
+        await new Promise((res) => setTimeout(res, 2));
+        continue;
+      }
+      if (n === 0) break;
+      got.push(Buffer.from(buf.subarray(0, n)));
+    }
+    closeSync(r);
+    assert.equal(await exited, 0, err);
+    assert.equal(err, '');
+    assert.equal(Buffer.concat(got).toString('utf8'), whole);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    removeTempDirs();
   }
 });
