@@ -3,10 +3,10 @@
  */
 import { newActivity } from '../base/machine.js';
 import type { Machine, Device, Activity, IommuGroup } from '../base/machine.js';
-import { isObj, countKeys, nodeBase, FIRST_PARENT, GROUP_KEYS, type Obj } from './codec-util.js';
+import { isObj, countKeys, nodeBase, FIRST_PARENT, GROUP_KEYS, READ, type Obj } from './codec-util.js';
 import { STATE_VERSION } from './version.js';
 import { seal } from './digest.js';
-import { cellOf, cellIrqs, decodeCell, findInLine, READ, type Cell, type LazyDevices } from './lazy-device.js';
+import { cellOf, cellIrqs, decodeCell, findInLine, type Cell, type LazyDevices } from './lazy-device.js';
 
 /*
  * Format version 2 is the Machine object with these fields left out (decodeMachine puts

@@ -18,7 +18,6 @@ import { newActivity, RUNNING_HINT } from '../base/machine.js';
 import type { Device } from '../base/machine.js';
 import { decodeDevice, type Carry } from './decode.js';
 import type { Obj } from './codec-util.js';
-export { READ } from './codec-util.js';
 
 /** What the encoder needs to know of a device that came from a line. */
 export interface Cell {

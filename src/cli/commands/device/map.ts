@@ -1,11 +1,8 @@
 /** `map OWNER IOVA SIZE`: VFIO_IOMMU_MAP_DMA on the owner's container (cf. vfio_iommu_type1.c vfio_dma_do_map). */
-import { defineCommand, word } from '../../command.js';
-import { runMap, asData, renderText, type MapOpts } from './shared.js';
+import { defineCommand } from '../../command.js';
+import { runMap, ownerRange, asData, renderText, type MapOpts, type OwnerRange } from './shared.js';
 
-interface MapOptions {
-  owner: string;
-  iova: string;
-  size: string;
+interface MapOptions extends OwnerRange {
   flags: MapOpts;
 }
 
@@ -25,7 +22,7 @@ export default defineCommand({
     { flags: '--exec', description: 'WHAT-IF, never merged (needs: vfioctl policy dma-exec on): VFIO_DMA_MAP_FLAG_EXEC' },
   ],
   machine: 'write',
-  options: (p): MapOptions => ({ owner: word(p, 0), iova: word(p, 1), size: word(p, 2), flags: p.flags as MapOpts }),
+  options: (p): MapOptions => ({ ...ownerRange(p), flags: p.flags as MapOpts }),
   run: (_rc, o: MapOptions, { m, sys }) => asData(runMap(m, sys, o.owner, o.iova, o.size, o.flags)),
   render: renderText,
 });

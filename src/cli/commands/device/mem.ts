@@ -1,6 +1,6 @@
 /** `mem OWNER IOVA LEN`: what the owner sees in its mapped buffer (what devices wrote there by DMA). */
-import { defineCommand, word } from '../../command.js';
-import { runMem, asData, renderText } from './shared.js';
+import { defineCommand } from '../../command.js';
+import { runMem, ownerRange, asData, renderText, type OwnerRange } from './shared.js';
 
 export default defineCommand({
   name: 'mem',
@@ -13,7 +13,7 @@ export default defineCommand({
     { name: 'len', description: 'bytes (at most 0x1000)', complete: 'none' },
   ],
   machine: 'read',
-  options: (p): { owner: string; iova: string; len: string } => ({ owner: word(p, 0), iova: word(p, 1), len: word(p, 2) }),
-  run: (_rc, o: { owner: string; iova: string; len: string }, { m }) => asData(runMem(m, o.owner, o.iova, o.len)),
+  options: ownerRange, // (the third word is LEN here)
+  run: (_rc, o: OwnerRange, { m }) => asData(runMem(m, o.owner, o.iova, o.size)),
   render: renderText,
 });

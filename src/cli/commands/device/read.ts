@@ -1,13 +1,6 @@
 /** `read DEV REGION OFFSET`: pread(2) on the owner's device fd at (index << 40) + offset (cf. vfio_platform_read). */
-import { defineCommand, word } from '../../command.js';
-import { accessOf, runRead, asData, renderText, type RwOpts } from './shared.js';
-import type { Access } from '../../../vfio/rw.js';
-
-export const RW_FLAGS = [
-  { flags: '--width <bytes>', description: 'access size: 1, 2, 4 or 8 bytes (default 4)', choices: ['1', '2', '4', '8'] },
-  { flags: '--owner <name>', description: 'owner whose device fd is used (default: the one holding it)', complete: 'owner' as const },
-  { flags: '--mmap', description: 'through an mmap of the region instead of pread/pwrite (needs the MMAP flag)' },
-];
+import { defineCommand } from '../../command.js';
+import { rwTarget, runRead, asData, renderText, RW_FLAGS, type RwTarget } from './shared.js';
 
 export default defineCommand({
   name: 'read',
@@ -21,10 +14,7 @@ export default defineCommand({
   ],
   flags: RW_FLAGS,
   machine: 'read',
-  options(p): { device: string; access: Access; owner: string | undefined } {
-    const f = p.flags as RwOpts;
-    return { device: word(p, 0), access: accessOf(word(p, 1), word(p, 2), f), owner: f.owner };
-  },
-  run: (_rc, o: { device: string; access: Access; owner: string | undefined }, { m, sys }) => asData(runRead(m, sys, o.device, o.access, o.owner)),
+  options: rwTarget,
+  run: (_rc, o: RwTarget, { m, sys }) => asData(runRead(m, sys, o.device, o.access, o.owner)),
   render: renderText,
 });

@@ -8,6 +8,7 @@
 import type { Machine, Device, Owner } from '../../../base/machine.js';
 import { KernelError, UsageError } from '../../../base/errors.js';
 import type { Sys } from '../../sys.js';
+import { word, type Parsed } from '../../command.js';
 import { lookupDevice } from '../../devices.js';
 import { fdOwner, findOwner } from '../../../userspace/owner.js';
 import { regionRead, regionWrite, type Access } from '../../../vfio/rw.js';
@@ -62,6 +63,35 @@ export interface RwOpts {
   owner?: string;
   mmap?: boolean;
 }
+
+/** the flags of read and write: access width, whose fd, pread/pwrite or mmap */
+export const RW_FLAGS = [
+  { flags: '--width <bytes>', description: 'access size: 1, 2, 4 or 8 bytes (default 4)', choices: ['1', '2', '4', '8'] },
+  { flags: '--owner <name>', description: 'owner whose device fd is used (default: the one holding it)', complete: 'owner' as const },
+  { flags: '--mmap', description: 'through an mmap of the region instead of pread/pwrite (needs the MMAP flag)' },
+];
+
+/** What read and write act on: DEVICE REGION OFFSET and the RW_FLAGS. */
+export interface RwTarget {
+  device: string;
+  access: Access;
+  owner: string | undefined;
+}
+
+/** DEVICE REGION OFFSET (arguments 0–2) and the RW_FLAGS as an RwTarget; usage errors raised here */
+export function rwTarget(p: Parsed): RwTarget {
+  const f = p.flags as RwOpts;
+  return { device: word(p, 0), access: accessOf(word(p, 1), word(p, 2), f), owner: f.owner };
+}
+
+/** OWNER IOVA SIZE (or LEN), the arguments of map, unmap and mem */
+export interface OwnerRange {
+  owner: string;
+  iova: string;
+  size: string;
+}
+
+export const ownerRange = (p: Parsed): OwnerRange => ({ owner: word(p, 0), iova: word(p, 1), size: word(p, 2) });
 
 export function accessOf(region: string, offset: string, opts: RwOpts): Access {
   const width = opts.width === undefined ? 4 : Number(opts.width);

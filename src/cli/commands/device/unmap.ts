@@ -1,6 +1,6 @@
 /** `unmap OWNER IOVA SIZE`: VFIO_IOMMU_UNMAP_DMA on the owner's container (cf. vfio_dma_do_unmap). */
-import { defineCommand, word } from '../../command.js';
-import { runUnmap, asData, renderText } from './shared.js';
+import { defineCommand } from '../../command.js';
+import { runUnmap, ownerRange, asData, renderText, type OwnerRange } from './shared.js';
 
 export default defineCommand({
   name: 'unmap',
@@ -13,7 +13,7 @@ export default defineCommand({
     { name: 'size', complete: 'none' },
   ],
   machine: 'write',
-  options: (p): { owner: string; iova: string; size: string } => ({ owner: word(p, 0), iova: word(p, 1), size: word(p, 2) }),
-  run: (_rc, o: { owner: string; iova: string; size: string }, { m, sys }) => asData(runUnmap(m, sys, o.owner, o.iova, o.size)),
+  options: ownerRange,
+  run: (_rc, o: OwnerRange, { m, sys }) => asData(runUnmap(m, sys, o.owner, o.iova, o.size)),
   render: renderText,
 });

@@ -1,14 +1,9 @@
 /** `write DEV REGION OFFSET VALUE`: pwrite(2) on the owner's device fd (cf. vfio_platform_write): a register write. */
 import { defineCommand, word } from '../../command.js';
-import { accessOf, runWrite, parseNum, asData, renderText, type RwOpts } from './shared.js';
-import { RW_FLAGS } from './read.js';
-import type { Access } from '../../../vfio/rw.js';
+import { rwTarget, runWrite, parseNum, asData, renderText, RW_FLAGS, type RwTarget } from './shared.js';
 
-interface WriteOptions {
-  device: string;
-  access: Access;
+interface WriteOptions extends RwTarget {
   value: bigint;
-  owner: string | undefined;
 }
 
 export default defineCommand({
@@ -24,10 +19,7 @@ export default defineCommand({
   ],
   flags: RW_FLAGS,
   machine: 'write',
-  options(p): WriteOptions {
-    const f = p.flags as RwOpts;
-    return { device: word(p, 0), access: accessOf(word(p, 1), word(p, 2), f), value: parseNum('VALUE', word(p, 3)), owner: f.owner };
-  },
+  options: (p): WriteOptions => ({ ...rwTarget(p), value: parseNum('VALUE', word(p, 3)) }),
   run: (_rc, o: WriteOptions, { m, sys }) => asData(runWrite(m, sys, o.device, o.access, o.value, o.owner)),
   render: renderText,
 });
