@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { sleepMs } from '../state/lock.js';
 
 export interface Writer {
   write(s: string): void;
@@ -28,8 +29,6 @@ declare const __vfioctl_dir: string | undefined;
 const HERE = typeof __vfioctl_dir === 'string' ? __vfioctl_dir : path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '..', '..', '..');
 
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
 /**
  * A writer straight to a file descriptor, with write(2) (fs.writeSync) rather than
  * process.stdout: creating that stream costs up to 9 ms when the fd is a pipe (it loads
@@ -51,7 +50,7 @@ function fdWriter(fd: number, failed: (e: NodeJS.ErrnoException) => void): Write
         } catch (e) {
           const err = e as NodeJS.ErrnoException;
           if (err.code === 'EAGAIN') {
-            Atomics.wait(pause, 0, 0, 1);
+            sleepMs(1);
             continue;
           }
           closed = true;

@@ -12,8 +12,8 @@ const MACHINE_ARRAYS = ['devices', 'drivers', 'groups', 'log', 'modules', 'owner
 
 /**
  * `lazy`, when given, holds the machine's devices already (lazy-device.ts: a sealed file
- * read line by line) and the plain objects behind them; the document's own `devices` is
- * then an empty placeholder.
+ * read line by line) and their Cells; the document's own `devices` is then an empty
+ * placeholder.
  */
 export function decodeMachine(x: unknown, v1: boolean, irqController: string | null, lazy?: LazyDevices): Machine {
   if (!isObj(x)) fail('machine', 'an object', x);
@@ -29,7 +29,8 @@ export function decodeMachine(x: unknown, v1: boolean, irqController: string | n
     const all = x['devices'] as unknown[];
     for (let i = 0; i < all.length; i++) decodeDevice(all[i], i, c);
   }
-  decodeGroups(x['groups'] as unknown[], (lazy?.view ?? x['devices']) as Device[], v1);
+  // (a lazy machine's group members are read from the objects behind its devices: no trap per device)
+  decodeGroups(x['groups'] as unknown[], (lazy ? lazy.cells.map((c) => c.t) : x['devices']) as Device[], v1);
   const log = x['log'] as unknown[];
   for (let i = 0; i < log.length; i++) {
     const l = log[i];

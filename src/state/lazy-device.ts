@@ -43,18 +43,15 @@ export interface Cell {
 
 /**
  * Key under which a lazy device answers its Cell (a plain device answers undefined).
- * `view` below: the objects behind the devices, for the codec's own walks over every
- * device (group membership), which read only the leading fields and need no trap.
  */
 const LAZY: unique symbol = Symbol('vfioctl.lazyDevice');
 
 /** the fields answered from the start of the line */
 const CHEAP = new Set(['name', 'bus', 'parentDir', 'iommuGroup', 'driver']);
 
-/** What lazyDevices makes: the devices, the plain objects behind them and their Cells, index for index. */
+/** What lazyDevices makes: the devices and their Cells, index for index. */
 export interface LazyDevices {
   devices: Device[];
-  view: Obj[];
   cells: Cell[];
   /** the log entries as read, and the line each was read from (a printed line never changes) */
   log?: { entries: readonly unknown[]; lines: readonly string[] };
@@ -173,7 +170,6 @@ const K_ACTIVITY = ',"activity":';
  */
 export function lazyDevices(text: string, from: number, end: number, irqController: string | null, firstParent: string): Omit<LazyDevices, 'log'> {
   const out: Device[] = [];
-  const view: Obj[] = [];
   const cells: Cell[] = [];
   let parent = firstParent;
   let lastDriverRaw = '';
@@ -220,9 +216,8 @@ export function lazyDevices(text: string, from: number, end: number, irqControll
     const t: Obj = { name, bus, parentDir: parent, iommuGroup, driver };
     const c: Cell = { text, start: pos, stop, t, full: false, prevParent, irqController, activityOut: false, nirqs: -1, idle };
     out.push(new Proxy(c, HANDLER) as unknown as Device);
-    view.push(t);
     cells.push(c);
     pos = stop + 2;
   }
-  return { devices: out, view, cells };
+  return { devices: out, cells };
 }
