@@ -13,24 +13,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BIN, start, vfioctl, tempDir, removeTempDirs, killChildren, generatedTree, deadPid } from './proc-helpers.js';
+import { BIN, start, vfioctl, tempDir, removeTempDirs, killChildren, generatedMachine, deadPid, type Exit } from './proc-helpers.js';
 import { LOCK, STAGING_PREFIX } from '../src/cli/commands/teach/export-writer.js';
 
 after(() => {
   killChildren();
   removeTempDirs();
 });
-
-/** A state file holding the bench machine of `n` devices (big enough that an export takes a while). */
-async function bigMachine(n: number): Promise<string> {
-  const dir = tempDir('vfioctl-expsafe-');
-  const tree = path.join(dir, 'tree.yaml');
-  writeFileSync(tree, generatedTree(n));
-  const state = path.join(dir, 'state.json');
-  const r = await vfioctl(state, ['-q', 'load', tree]);
-  assert.equal(r.code, 0, r.stderr);
-  return state;
-}
 
 /** Every entry below `dir` (links not followed). */
 function count(dir: string): number {
@@ -57,34 +46,45 @@ function exitOk(r: { code: number | null; stderr: string }, allowed: string[]): 
   return e.code;
 }
 
+/**
+ * `export` of a 3000-device machine into a fresh top/out, with `swap(target, outside)`
+ * tried on every tick while it runs until it says it has swapped something; the export's
+ * result, once it has ended.
+ */
+async function exportWhile(swap: (target: string, outside: string) => boolean): Promise<{ r: Exit; target: string; outside: string }> {
+  const state = await generatedMachine(3000);
+  const top = tempDir('vfioctl-expsafe-');
+  const target = path.join(top, 'out');
+  const outside = path.join(top, 'outside');
+  mkdirSync(outside);
+  const run = start(process.execPath, [BIN, '--state', state, '--json', 'export', target]);
+  let exited = false;
+  void run.done.then(() => (exited = true));
+  let swapped = false;
+  while (!exited && !swapped) {
+    swapped = swap(target, outside);
+    await tick();
+  }
+  const r = await run.done;
+  assert.ok(swapped, 'the swap happened while the export ran');
+  return { r, target, outside };
+}
+
 for (const victim of ['sys', 'sys/devices', 'sys/devices/platform/soc', 'sys/bus/platform/devices']) {
   test(`a directory swapped for a symbolic link mid-export (${victim}): nothing is written outside the target`, { timeout: 120_000 }, async () => {
-    const state = await bigMachine(3000);
-    const top = tempDir('vfioctl-expsafe-');
-    const target = path.join(top, 'out');
-    const outside = path.join(top, 'outside');
-    mkdirSync(outside);
-    const run = start(process.execPath, [BIN, '--state', state, '--json', 'export', target]);
-    let swapped = false;
-    let exited = false;
-    void run.done.then(() => (exited = true));
-    while (!exited && !swapped) {
+    const { r, target, outside } = await exportWhile((target, outside) => {
       // wherever the export is writing: its staging directory, or the target itself
       const staging = existsSync(target) ? readdirSync(target).find((n) => n.startsWith(STAGING_PREFIX)) : undefined;
       const p = [staging ? path.join(target, staging, victim) : null, path.join(target, victim)].find((x) => x !== null && existsSync(x) && !lstatSync(x).isSymbolicLink());
-      if (p) {
-        try {
-          renameSync(p, `${p}.aside`);
-          symlinkSync(outside, p);
-          swapped = true;
-        } catch {
-          // the export moved on meanwhile: look again
-        }
+      if (!p) return false;
+      try {
+        renameSync(p, `${p}.aside`);
+        symlinkSync(outside, p);
+        return true;
+      } catch {
+        return false; // the export moved on meanwhile: look again
       }
-      await tick();
-    }
-    const r = await run.done;
-    assert.ok(swapped, 'the swap happened while the export ran');
+    });
     exitOk(r, ['EBUSY', 'ELOOP']);
     assert.deepEqual(readdirSync(outside), [], 'nothing was written outside the target');
     // the lock is gone, or (when the swap landed where the cleanup could not verify its way
@@ -99,31 +99,18 @@ for (const victim of ['sys', 'sys/devices', 'sys/devices/platform/soc', 'sys/bus
 }
 
 test('the target itself swapped for a symbolic link mid-export: nothing is written outside it', { timeout: 120_000 }, async () => {
-  const state = await bigMachine(3000);
-  const top = tempDir('vfioctl-expsafe-');
-  const target = path.join(top, 'out');
-  const outside = path.join(top, 'outside');
-  mkdirSync(outside);
-  const run = start(process.execPath, [BIN, '--state', state, '--json', 'export', target]);
-  let exited = false;
-  void run.done.then(() => (exited = true));
-  let swapped = false;
-  while (!exited && !swapped) {
-    if (existsSync(path.join(target, 'sys')) || (existsSync(target) && readdirSync(target).some((n) => n.startsWith(STAGING_PREFIX)))) {
-      renameSync(target, `${target}.moved`);
-      symlinkSync(outside, target);
-      swapped = true;
-    }
-    await tick();
-  }
-  const r = await run.done;
-  assert.ok(swapped, 'the swap happened while the export ran');
+  const { r, outside } = await exportWhile((target, outside) => {
+    if (!(existsSync(path.join(target, 'sys')) || (existsSync(target) && readdirSync(target).some((n) => n.startsWith(STAGING_PREFIX))))) return false;
+    renameSync(target, `${target}.moved`);
+    symlinkSync(outside, target);
+    return true;
+  });
   exitOk(r, ['EBUSY', 'ELOOP']);
   assert.deepEqual(readdirSync(outside), [], 'nothing was written through the new link');
 });
 
 test('two concurrent export --force runs: each exits 0 or EBUSY, and the target holds one whole export', { timeout: 120_000 }, async () => {
-  const state = await bigMachine(1000);
+  const state = await generatedMachine(1000);
   const top = tempDir('vfioctl-expsafe-');
   const target = path.join(top, 'out');
   const first = await vfioctl(state, ['-q', 'export', target]);
@@ -139,7 +126,7 @@ test('two concurrent export --force runs: each exits 0 or EBUSY, and the target 
 });
 
 test('a killed export leaves a lock and a staging directory that the next export recognises and removes', { timeout: 120_000 }, async () => {
-  const state = await bigMachine(10);
+  const state = await generatedMachine(10);
   const top = tempDir('vfioctl-expsafe-');
   const target = path.join(top, 'out');
   const first = await vfioctl(state, ['-q', 'export', target]);
@@ -166,7 +153,7 @@ test('a killed export leaves a lock and a staging directory that the next export
 test('a read-only target is EROFS, exit 1', { timeout: 60_000 }, async (t) => {
   const probe = spawnSync('unshare', ['-m', 'sh', '-c', 'mount -t tmpfs -o ro tmpfs /mnt'], { encoding: 'utf8' });
   if (probe.status !== 0) return t.skip(`cannot mount a read-only tmpfs in a private mount namespace here (${(probe.stderr || 'unshare failed').trim()})`);
-  const state = await bigMachine(10);
+  const state = await generatedMachine(10);
   const dir = tempDir('vfioctl-expsafe-');
   mkdirSync(path.join(dir, 'ro'));
   for (const target of [path.join(dir, 'ro'), path.join(dir, 'ro', 'new')]) {
