@@ -11,24 +11,17 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { okRun, run, stateBytes } from './helpers.js';
+import { loadRefused, type TreeErrorDoc } from './refuse.js';
 
 const HAVE_TOOLS = spawnSync('dtc', ['--version']).status === 0 && spawnSync('cpp', ['--version']).status === 0;
 const HAVE_MKFIFO = spawnSync('mkfifo', ['--version']).status === 0;
 
-interface TreeErr { code: string; message: string; file: string; line?: number; column?: number }
 
 async function refusedAt(state: string, file: string, message: RegExp, where: { file: string; line: number; column: number }): Promise<void> {
-  const before = stateBytes(state);
   const t0 = Date.now();
-  const r = await run(state, '--json', 'load', file);
+  const { e } = await loadRefused(state, file, message);
   assert.ok(Date.now() - t0 < 10_000, 'refused at once, not after a timeout');
-  assert.equal(r.code, 3, r.stderr);
-  assert.equal(r.stdout, '');
-  const e = (JSON.parse(r.stderr) as { error: TreeErr }).error;
-  assert.equal(e.code, 'TREE');
-  assert.match(e.message, message);
   assert.deepEqual({ file: e.file, line: e.line, column: e.column }, where);
-  assert.deepEqual(stateBytes(state), before, 'the state file is unchanged');
 }
 
 test('.dts includes that are not regular files are refused where they are named', async (t) => {
@@ -57,7 +50,7 @@ test('.dts includes that are not regular files are refused where they are named'
     if (args.length > 0) {
       const r = await run(state, '--json', 'load', f, ...args);
       assert.equal(r.code, 3, r.stderr);
-      const e = (JSON.parse(r.stderr) as { error: TreeErr }).error;
+      const e = (JSON.parse(r.stderr) as { error: TreeErrorDoc }).error;
       assert.match(e.message, msg);
       assert.deepEqual({ file: e.file, line: e.line, column: e.column }, { file: f, line, column });
       assert.deepEqual(stateBytes(state), before);
@@ -84,7 +77,7 @@ test('a tree file that is a FIFO or a device is refused at once (exit 3), never 
     const r = await run(state, '--json', 'load', file);
     assert.ok(Date.now() - t0 < 5000, 'refused at once');
     assert.equal(r.code, 3, r.stderr);
-    const e = (JSON.parse(r.stderr) as { error: TreeErr }).error;
+    const e = (JSON.parse(r.stderr) as { error: TreeErrorDoc }).error;
     assert.equal(e.file, file);
     assert.match(e.message, new RegExp(`^is ${kind}, not a regular file`));
     assert.deepEqual(stateBytes(state), before);

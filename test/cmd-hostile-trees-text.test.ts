@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run, stateBytes, okRun } from './helpers.js';
+import { loadRefused, type TreeErrorDoc } from './refuse.js';
 import { StructWriter, blob } from './fdt-writer.js';
 
 const HAVE_DTC = spawnSync('dtc', ['--version']).status === 0;
@@ -19,7 +20,6 @@ const HAVE_DTC = spawnSync('dtc', ['--version']).status === 0;
 // The classes below are the point of the test: control characters.
 const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/;
 
-interface TreeErr { code: string; message: string; file: string; line?: number; column?: number; offset?: number }
 
 function scratch(t: { after(fn: () => void): void }): { dir: string; state: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'vfioctl-text-'));
@@ -28,14 +28,8 @@ function scratch(t: { after(fn: () => void): void }): { dir: string; state: stri
 }
 
 /** `load FILE` exits 3 at the given place with nothing raw on stderr, and the state stays as it was. */
-async function refused(state: string, file: string, message: RegExp, at: { line?: number; column?: number; offset?: number }): Promise<TreeErr> {
-  const before = stateBytes(state);
-  const r = await run(state, '--json', 'load', file);
-  assert.equal(r.code, 3, r.stderr);
-  assert.equal(r.stdout, '');
-  const e = (JSON.parse(r.stderr) as { error: TreeErr }).error;
-  assert.equal(e.code, 'TREE');
-  assert.match(e.message, message);
+async function refused(state: string, file: string, message: RegExp, at: { line?: number; column?: number; offset?: number }): Promise<TreeErrorDoc> {
+  const { e, before } = await loadRefused(state, file, message);
   for (const k of ['line', 'column', 'offset'] as const) if (at[k] !== undefined) assert.equal(e[k], at[k], `${k}: ${e.message}`);
   const h = await run(state, 'load', file);
   assert.equal(h.code, 3);

@@ -57,3 +57,31 @@ export async function expectRefused(state: string, exit: number, code: string, a
   assertRefusedState(what, exit, state, before);
   return err;
 }
+
+/** The error document of a refused `load` (exit 3): where in the tree file it went wrong. */
+export interface TreeErrorDoc {
+  code: string;
+  message: string;
+  file: string;
+  line?: number;
+  column?: number;
+  offset?: number;
+}
+
+/**
+ * `load FILE` under --json is refused as a bad tree: exit 3, nothing on stdout, no stack
+ * trace, one TREE error document whose message matches, and the state file as it was.
+ * Returns the document and the state's bytes before (for the caller's further runs).
+ */
+export async function loadRefused(state: string, file: string, message: RegExp): Promise<{ e: TreeErrorDoc; before: Buffer | null }> {
+  const before = stateBytes(state);
+  const r = await run(state, '--json', 'load', file);
+  assert.equal(r.code, 3, `${file}: exit ${r.code}\n${r.stderr}`);
+  assert.equal(r.stdout, '');
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  const e = (JSON.parse(r.stderr) as { error: TreeErrorDoc }).error;
+  assert.equal(e.code, 'TREE');
+  assert.match(e.message, message);
+  assert.deepEqual(stateBytes(state), before, 'the state file is unchanged');
+  return { e, before };
+}
